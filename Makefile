@@ -1,0 +1,38 @@
+# Top-level wrapper: `make test` and `make bench` install missing Debian packages (as root;
+# otherwise they print the apt-get line and stop), configure, build, then test or run.
+BUILD ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-unit test-check bench bench-quick bench-perf plots sanitize clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+test-check: build
+	cd $(BUILD) && ctest --output-on-failure -L check
+
+bench: build
+	scripts/bench.sh $(BUILD)
+
+sanitize: deps
+	cmake -S . -B $(BUILD)-san -DCMAKE_BUILD_TYPE=Debug -DBFC_SANITIZE=ON
+	cmake --build $(BUILD)-san -j $(JOBS)
+	cd $(BUILD)-san && ctest --output-on-failure -j $(JOBS) -L unit
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-san
