@@ -1,0 +1,334 @@
+/* cli.c: option parsing, the shared target/data flags, signals and notes for bfc commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+/* ---- option parsing ------------------------------------------------------------------ */
+
+static const bfc_opt *find_opt(const bfc_opt *const *tables, const char *name, size_t len)
+{
+    for (int t = 0; tables[t]; t++)
+        for (const bfc_opt *o = tables[t]; o->name; o++)
+            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0) return o;
+    return NULL;
+}
+
+int bfc_opt_parse(int argc, char **argv, int first, const bfc_opt *const *tables, bfc_opt_fn fn,
+                  void *ctx, int *help, const char **pos, int *npos)
+{
+    int maxpos = npos ? *npos : 0, np = 0;
+    *help = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (np < maxpos) {
+                pos[np++] = a;
+                continue;
+            }
+            return bfc_fail(BFC_EINVAL, "unexpected argument '%s' (options start with --)", a);
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const bfc_opt *o = find_opt(tables, name, len);
+        if (!o) return bfc_fail(BFC_EINVAL, "unknown option '--%.*s'", (int)len, name);
+        const char *val = NULL;
+        if (o->has_arg) {
+            if (eq) val = eq + 1;
+            else if (i + 1 < argc) val = argv[++i];
+            else return bfc_fail(BFC_EINVAL, "option '--%s' needs a value (%s)", o->name, o->arg);
+        } else if (eq) {
+            return bfc_fail(BFC_EINVAL, "option '--%s' takes no value", o->name);
+        }
+        int st = fn(ctx, o->name, val);
+        if (st) return st;
+    }
+    if (npos) *npos = np;
+    return BFC_OK;
+}
+
+void bfc_opt_print(FILE *f, const bfc_opt *const *tables)
+{
+    for (int t = 0; tables[t]; t++)
+        for (const bfc_opt *o = tables[t]; o->name; o++) {
+            char left[64];
+            snprintf(left, sizeof left, "--%s%s%s", o->name, o->has_arg ? " " : "",
+                     o->has_arg ? o->arg : "");
+            fprintf(f, "  %-26s %s\n", left, o->help);
+        }
+}
+
+int bfc_parse_long(const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end); /* accepts 1e5 as well as 100000 */
+    if (end == s || *end || errno || v != floor(v) || v < (double)lo || v > (double)hi)
+        return bfc_fail(BFC_EINVAL, "%s must be an integer between %ld and %ld (got '%s')", flag,
+                        lo, hi, s);
+    *out = (long)v;
+    return BFC_OK;
+}
+
+int bfc_parse_int(const char *flag, const char *s, long lo, long hi, int *out)
+{
+    long v;
+    int st = bfc_parse_long(flag, s, lo, hi, &v);
+    if (!st) *out = (int)v;
+    return st;
+}
+
+int bfc_parse_u64(const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '\0')
+        return bfc_fail(BFC_EINVAL, "%s must be a non-negative integer (got '%s')", flag, s);
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno)
+        return bfc_fail(BFC_EINVAL, "%s must be a non-negative integer below 2^64 (got '%s')",
+                        flag, s);
+    *out = (uint64_t)v;
+    return BFC_OK;
+}
+
+int bfc_parse_double(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return bfc_fail(BFC_EINVAL, "%s must be a number between %g and %g (got '%s')", flag, lo,
+                        hi, s);
+    *out = v;
+    return BFC_OK;
+}
+
+int bfc_parse_double_list(const char *flag, const char *s, double lo, double hi, double *out,
+                          int n_max, int *n)
+{
+    char buf[1024], *save = NULL;
+    if (strlen(s) >= sizeof buf) return bfc_fail(BFC_EINVAL, "%s: list too long", flag);
+    strcpy(buf, s);
+    *n = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n >= n_max)
+            return bfc_fail(BFC_EINVAL, "%s: at most %d values (got '%s')", flag, n_max, s);
+        int st = bfc_parse_double(flag, tok, lo, hi, &out[*n]);
+        if (st) return st;
+        (*n)++;
+    }
+    if (*n == 0) return bfc_fail(BFC_EINVAL, "%s: empty list", flag);
+    return BFC_OK;
+}
+
+int bfc_parse_int_list(const char *flag, const char *s, long lo, long hi, int *out, int n_max,
+                       int *n)
+{
+    char buf[1024], *save = NULL;
+    if (strlen(s) >= sizeof buf) return bfc_fail(BFC_EINVAL, "%s: list too long", flag);
+    strcpy(buf, s);
+    *n = 0;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n >= n_max)
+            return bfc_fail(BFC_EINVAL, "%s: at most %d values (got '%s')", flag, n_max, s);
+        int st = bfc_parse_int(flag, tok, lo, hi, &out[*n]);
+        if (st) return st;
+        (*n)++;
+    }
+    if (*n == 0) return bfc_fail(BFC_EINVAL, "%s: empty list", flag);
+    return BFC_OK;
+}
+
+/* ---- the problem --------------------------------------------------------------------- */
+
+const bfc_opt bfc_problem_opts[] = {
+    {"d", 1, "D", "input dimension (default 20)"},
+    {"L", 1, "L", "depth: layers 2..L (default 3; 2..8)"},
+    {"k", 1, "K[,K..]", "layer widths k_l: one value for all, or one per layer 2..L (default 3)"},
+    {"J", 1, "l:j,j..", "connection set J_l, e.g. 3:2,0 (repeatable; must contain l-1; "
+                        "default J_2={0,1}, J_l={l-1,0})"},
+    {"gap", 1, "G", "information gap g: alpha_l = g^(l-2) (default 0.1)"},
+    {"alpha", 1, "A,A..", "explicit output weights alpha_2..alpha_L (overrides --gap)"},
+    {"noise", 1, "TAU", "label noise standard deviation (default 0)"},
+    {"input", 1, "KIND", "gaussian (default) or sphere (radius sqrt(d))"},
+    {"weights", 1, "KIND", "target weights: gaussian (default) or orthonormal rows"},
+    {"task", 1, "KIND", "regression (default) or classification (sign of G* - median)"},
+    {"n-ref", 1, "N", "reference sample for standardisation and shares (default 100000)"},
+    {"n", 1, "N", "training set size (default 20000)"},
+    {"n-test", 1, "N", "test set size (default 10000)"},
+    {"seed", 1, "S", "seed of the run: data, initialisation, minibatches (default 0)"},
+    {"target-seed", 1, "S", "seed of the target (default: --seed)"},
+    {"data", 1, "DIR", "load target and data sets written by 'bfc gen' instead of drawing them"},
+    {"out", 1, "DIR", "output directory (created if needed)"},
+    {"json", 0, "", "print one JSON summary object on stdout at the end"},
+    {"quiet", 0, "", "no progress on stderr"},
+    {"threads", 1, "N", "BLAS threads (default 1)"},
+    {NULL, 0, NULL, NULL}};
+
+void bfc_problem_defaults(bfc_problem *p)
+{
+    memset(p, 0, sizeof *p);
+    bfc_target_defaults(&p->target);
+    p->n = 20000;
+    p->n_test = 10000;
+    p->threads = 1;
+}
+
+int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
+{
+    bfc_target_config *c = &p->target;
+    int st = BFC_OK;
+    if (!strcmp(name, "d")) st = bfc_parse_int("--d", val, 1, 100000, &c->d);
+    else if (!strcmp(name, "L")) st = bfc_parse_int("--L", val, 2, BFC_MAX_L, &c->L);
+    else if (!strcmp(name, "k"))
+        st = bfc_parse_int_list("--k", val, 1, BFC_MAX_K, p->k_list, BFC_MAX_L - 1, &p->n_k);
+    else if (!strcmp(name, "J")) {
+        int l;
+        const char *colon = strchr(val, ':');
+        char lbuf[16];
+        if (!colon || colon - val >= (long)sizeof lbuf)
+            return -bfc_fail(BFC_EINVAL, "--J must look like 'l:j,j,..' e.g. 3:2,0 (got '%s')", val);
+        memcpy(lbuf, val, (size_t)(colon - val));
+        lbuf[colon - val] = '\0';
+        if ((st = bfc_parse_int("--J (layer)", lbuf, 2, BFC_MAX_L, &l))) return -st;
+        int js[BFC_MAX_L], nj;
+        if ((st = bfc_parse_int_list("--J (sources)", colon + 1, 0, l - 1, js, BFC_MAX_L, &nj)))
+            return -st;
+        c->J[l] = 0;
+        for (int i = 0; i < nj; i++) c->J[l] |= 1u << js[i];
+        if (!(c->J[l] & (1u << (l - 1))))
+            return -bfc_fail(BFC_EINVAL, "--J: J_%d must contain %d (the layer below)", l, l - 1);
+    } else if (!strcmp(name, "gap")) st = bfc_parse_double("--gap", val, 1e-12, 1.0, &c->gap);
+    else if (!strcmp(name, "alpha"))
+        st = bfc_parse_double_list("--alpha", val, 1e-300, 1e300, p->alpha_list, BFC_MAX_L - 1,
+                                   &p->n_alpha);
+    else if (!strcmp(name, "noise")) st = bfc_parse_double("--noise", val, 0, 1e6, &c->noise);
+    else if (!strcmp(name, "input")) {
+        if (!strcmp(val, "gaussian")) c->input = BFC_INPUT_GAUSSIAN;
+        else if (!strcmp(val, "sphere")) c->input = BFC_INPUT_SPHERE;
+        else st = bfc_fail(BFC_EINVAL, "--input must be gaussian or sphere (got '%s')", val);
+    } else if (!strcmp(name, "weights")) {
+        if (!strcmp(val, "gaussian")) c->weights = BFC_WEIGHTS_GAUSSIAN;
+        else if (!strcmp(val, "orthonormal")) c->weights = BFC_WEIGHTS_ORTHONORMAL;
+        else st = bfc_fail(BFC_EINVAL, "--weights must be gaussian or orthonormal (got '%s')", val);
+    } else if (!strcmp(name, "task")) {
+        if (!strcmp(val, "regression")) c->task = BFC_TASK_REGRESSION;
+        else if (!strcmp(val, "classification")) c->task = BFC_TASK_CLASSIFICATION;
+        else st = bfc_fail(BFC_EINVAL, "--task must be regression or classification (got '%s')", val);
+    } else if (!strcmp(name, "n-ref")) st = bfc_parse_long("--n-ref", val, 1000, 100000000L, &c->n_ref);
+    else if (!strcmp(name, "n")) st = bfc_parse_int("--n", val, 1, 100000000, &p->n);
+    else if (!strcmp(name, "n-test")) st = bfc_parse_int("--n-test", val, 10, 100000000, &p->n_test);
+    else if (!strcmp(name, "seed")) st = bfc_parse_u64("--seed", val, &p->seed);
+    else if (!strcmp(name, "target-seed")) {
+        st = bfc_parse_u64("--target-seed", val, &p->target_seed);
+        p->target_seed_set = 1;
+    } else if (!strcmp(name, "data")) {
+        if (strlen(val) >= sizeof p->data_dir) st = bfc_fail(BFC_EINVAL, "--data: path too long");
+        else strcpy(p->data_dir, val);
+    } else if (!strcmp(name, "out")) {
+        if (strlen(val) >= sizeof p->out_dir) st = bfc_fail(BFC_EINVAL, "--out: path too long");
+        else strcpy(p->out_dir, val);
+    } else if (!strcmp(name, "json")) p->json = 1;
+    else if (!strcmp(name, "quiet")) p->quiet = 1;
+    else if (!strcmp(name, "threads")) st = bfc_parse_int("--threads", val, 1, 1024, &p->threads);
+    else return 0;
+    return st ? -st : 1;
+}
+
+int bfc_problem_finish(bfc_problem *p)
+{
+    bfc_target_config *c = &p->target;
+    int nl = c->L - 1;
+    if (p->n_k) {
+        if (p->n_k != 1 && p->n_k != nl)
+            return bfc_fail(BFC_EINVAL, "--k takes one width or %d (one per layer 2..%d); got %d",
+                            nl, c->L, p->n_k);
+        for (int l = 2; l <= c->L; l++) c->k[l] = p->k_list[p->n_k == 1 ? 0 : l - 2];
+    }
+    if (p->n_alpha) {
+        if (p->n_alpha != nl)
+            return bfc_fail(BFC_EINVAL, "--alpha needs %d values (alpha_2..alpha_%d); got %d", nl,
+                            c->L, p->n_alpha);
+        for (int l = 2; l <= c->L; l++) c->alpha[l] = p->alpha_list[l - 2];
+        c->alpha_explicit = 1;
+    }
+    for (int l = c->L + 1; l <= BFC_MAX_L; l++)
+        if (c->J[l]) return bfc_fail(BFC_EINVAL, "--J names layer %d but --L is %d", l, c->L);
+    c->seed = p->target_seed_set ? p->target_seed : p->seed;
+    bfc_target_resolve(c);
+    return bfc_target_validate(c);
+}
+
+int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_data *test)
+{
+    int st;
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    if (p->data_dir[0]) {
+        *t = bfc_target_load(p->data_dir, &st);
+        if (!*t) return st;
+        int d = bfc_target_config_of(*t)->d;
+        if ((st = bfc_data_load(p->data_dir, "train", d, train)) ||
+            (st = bfc_data_load(p->data_dir, "test", d, test))) {
+            bfc_target_free(*t);
+            bfc_data_free(train);
+            *t = NULL;
+            return st;
+        }
+        return BFC_OK;
+    }
+    *t = bfc_target_new(&p->target, &st);
+    if (!*t) return st;
+    if ((st = bfc_data_make(*t, p->n, p->seed, BFC_STREAM_TRAIN, train)) ||
+        (st = bfc_data_make(*t, p->n_test, p->seed, BFC_STREAM_TEST, test))) {
+        bfc_target_free(*t);
+        bfc_data_free(train);
+        *t = NULL;
+        return st;
+    }
+    return BFC_OK;
+}
+
+/* ---- signals ------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag = 0;
+
+static void on_signal(int sig)
+{
+    if (stop_flag) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    stop_flag = 1;
+}
+
+volatile sig_atomic_t *bfc_install_stop_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_flag;
+}
+
+void bfc_note(int quiet, const char *fmt, ...)
+{
+    if (quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,82 @@
+/* cli.h: pieces shared by the bfc subcommands: GNU long-option parsing with validated
+ * numbers, the target and data flags every command takes (so every method runs on the same
+ * data), signal handling, and result files (CSV + JSON with the run's metadata). */
+#ifndef BFC_CLI_H
+#define BFC_CLI_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "target.h"
+
+/* ---- option parsing ---- */
+
+typedef struct {
+    const char *name; /* long name without "--" */
+    int has_arg;      /* 1: takes a value ("--name V" or "--name=V") */
+    const char *arg;  /* value placeholder for --help, e.g. "N" */
+    const char *help; /* one line */
+} bfc_opt;
+
+/* Called for each option recognised from the table; return BFC_OK or an error code (with a
+ * message recorded by bfc_fail). */
+typedef int (*bfc_opt_fn)(void *ctx, const char *name, const char *val);
+
+/* Parse argv[first..argc) against the option tables (NULL-name terminated); positional
+ * arguments are not allowed unless npos is non-NULL (then collected in pos, up to *npos).
+ * "--help"/"-h" sets *help. Returns BFC_OK or BFC_EINVAL with a message. */
+int bfc_opt_parse(int argc, char **argv, int first, const bfc_opt *const *tables, bfc_opt_fn fn,
+                  void *ctx, int *help, const char **pos, int *npos);
+/* Print the options of the tables, aligned, to f. */
+void bfc_opt_print(FILE *f, const bfc_opt *const *tables);
+
+/* Validated conversions; messages name the flag and the allowed range. */
+int bfc_parse_int(const char *flag, const char *s, long lo, long hi, int *out);
+int bfc_parse_long(const char *flag, const char *s, long lo, long hi, long *out);
+int bfc_parse_u64(const char *flag, const char *s, uint64_t *out);
+int bfc_parse_double(const char *flag, const char *s, double lo, double hi, double *out);
+/* Comma-separated list of n_max doubles / ints; *n receives the count. */
+int bfc_parse_double_list(const char *flag, const char *s, double lo, double hi, double *out,
+                          int n_max, int *n);
+int bfc_parse_int_list(const char *flag, const char *s, long lo, long hi, int *out, int n_max,
+                       int *n);
+
+/* ---- the problem: target and data ---- */
+
+typedef struct {
+    bfc_target_config target;
+    int k_list[BFC_MAX_L + 1], n_k; /* --k as given (one value, or one per layer) */
+    double alpha_list[BFC_MAX_L + 1];
+    int n_alpha;
+    uint64_t seed;          /* --seed: data, initialisation, minibatches */
+    int target_seed_set;    /* --target-seed given */
+    uint64_t target_seed;   /* default: --seed */
+    int n, n_test;          /* training and test set sizes */
+    char data_dir[4096];    /* --data: load target and data sets written by bfc gen */
+    char out_dir[4096];     /* --out */
+    int json;               /* --json: one JSON object on stdout at the end */
+    int quiet;              /* --quiet: no progress */
+    int threads;            /* --threads: BLAS threads (default 1) */
+} bfc_problem;
+
+extern const bfc_opt bfc_problem_opts[];
+void bfc_problem_defaults(bfc_problem *p);
+/* Handle one of bfc_problem_opts; returns 1 if consumed, 0 if not one of them, or −code. */
+int bfc_problem_option(bfc_problem *p, const char *name, const char *val);
+/* Resolve --k/--alpha lists against --L and validate (messages name the flags). */
+int bfc_problem_finish(bfc_problem *p);
+/* Generate (or with --data, load) the target and the training and test sets. With --data the
+ * loaded target must agree with any explicitly given --d. */
+int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_data *test);
+
+/* ---- signals ---- */
+
+/* Install SIGINT/SIGTERM handlers that set the returned flag (a second signal exits). */
+volatile sig_atomic_t *bfc_install_stop_handler(void);
+
+/* Progress/status message on stderr unless quiet: "bfc <cmd>: ...". */
+void bfc_note(int quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,98 @@
+/* metrics.c: relative error, classification error and least-squares feature error. */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "bfc.h"
+#include "lapack.h"
+
+double bfc_relative_error(const double *pred, const double *g, int n)
+{
+    double mean = 0.0;
+    for (int i = 0; i < n; i++) mean += g[i];
+    mean /= n;
+    double var = 0.0, mse = 0.0;
+    for (int i = 0; i < n; i++) {
+        var += (g[i] - mean) * (g[i] - mean);
+        mse += (pred[i] - g[i]) * (pred[i] - g[i]);
+    }
+    return mse / var;
+}
+
+double bfc_classification_error(const double *pred, const double *y, int n)
+{
+    int wrong = 0;
+    for (int i = 0; i < n; i++) wrong += (pred[i] > 0 ? 1.0 : -1.0) != y[i];
+    return (double)wrong / n;
+}
+
+int bfc_feature_error(const double *S, int k, const double *Sstar, int ks, int n, double *err)
+{
+    int nc = k + 1, one = 1;
+    double *A = bfc_alloc_d((size_t)n * nc);  /* column-major n × (k+1) */
+    double *Bm = bfc_alloc_d((size_t)n * ks); /* column-major n × ks */
+    double *sv = bfc_alloc_d((size_t)nc);
+    int *iwork = malloc(sizeof(int) * (size_t)(64 * nc + 64));
+    int st = BFC_OK;
+    if (!A || !Bm || !sv || !iwork) {
+        st = bfc_fail(BFC_ENOMEM, "out of memory computing a feature error");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int a = 0; a < k; a++) A[(size_t)a * n + i] = S[(size_t)i * k + a];
+        A[(size_t)k * n + i] = 1.0;
+        for (int a = 0; a < ks; a++) Bm[(size_t)a * n + i] = Sstar[(size_t)i * ks + a];
+    }
+    double denom = 0.0;
+    for (int a = 0; a < ks; a++) {
+        double mean = 0.0;
+        for (int i = 0; i < n; i++) mean += Bm[(size_t)a * n + i];
+        mean /= n;
+        for (int i = 0; i < n; i++) denom += pow(Bm[(size_t)a * n + i] - mean, 2);
+    }
+    /* Copy of B to form the residual after the solve. */
+    double *B0 = bfc_alloc_d((size_t)n * ks);
+    double *A0 = bfc_alloc_d((size_t)n * nc);
+    if (!B0 || !A0) {
+        bfc_free(B0);
+        bfc_free(A0);
+        st = bfc_fail(BFC_ENOMEM, "out of memory computing a feature error");
+        goto out;
+    }
+    for (size_t i = 0; i < (size_t)n * ks; i++) B0[i] = Bm[i];
+    for (size_t i = 0; i < (size_t)n * nc; i++) A0[i] = A[i];
+    double rcond = 1e-12, wq;
+    int rank, info, lwork = -1;
+    dgelsd_(&n, &nc, &ks, A, &n, Bm, &n, sv, &rcond, &rank, &wq, &lwork, iwork, &info);
+    lwork = (int)wq + 1;
+    double *work = bfc_alloc_d((size_t)lwork);
+    if (!work) {
+        st = bfc_fail(BFC_ENOMEM, "out of memory computing a feature error");
+    } else {
+        dgelsd_(&n, &nc, &ks, A, &n, Bm, &n, sv, &rcond, &rank, work, &lwork, iwork, &info);
+        if (info != 0) st = bfc_fail(BFC_ENUMERIC, "feature error: least squares failed (info %d)", info);
+    }
+    if (!st) {
+        double res = 0.0;
+        for (int a = 0; a < ks; a++)
+            for (int i = 0; i < n; i++) {
+                double p = 0.0;
+                for (int c = 0; c < nc; c++) p += A0[(size_t)c * n + i] * Bm[(size_t)a * n + c];
+                double r = B0[(size_t)a * n + i] - p;
+                res += r * r;
+            }
+        *err = res / denom;
+        if (!isfinite(*err)) st = bfc_fail(BFC_ENUMERIC, "feature error is not finite");
+    }
+    (void)one;
+    bfc_free(work);
+    bfc_free(B0);
+    bfc_free(A0);
+out:
+    bfc_free(A);
+    bfc_free(Bm);
+    bfc_free(sv);
+    free(iwork);
+    return st;
+}

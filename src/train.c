@@ -1,0 +1,352 @@
+/* train.c: stage schedules, optimisers, minibatching, evaluation and divergence handling. */
+#include "train.h"
+
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "rng.h"
+
+void bfc_train_defaults(bfc_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->schedule = BFC_SCHED_E2E;
+    c->depth = 0;
+    c->steps = 3000;
+    c->batch = 256;
+    c->optimizer = BFC_OPT_ADAM;
+    c->lr = 3e-3;
+    c->momentum = 0.9;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-8;
+    c->cosine = 1;
+    c->clip = 0.0;
+    c->eval_every = 100;
+    c->seed = 0;
+    c->progress = 0;
+    c->stop = NULL;
+}
+
+int bfc_schedule_parse(const char *s, int *schedule, int *depth)
+{
+    *depth = 0;
+    if (strcmp(s, "e2e") == 0) *schedule = BFC_SCHED_E2E;
+    else if (strcmp(s, "layerwise") == 0) *schedule = BFC_SCHED_LAYERWISE;
+    else if (strcmp(s, "joint") == 0) *schedule = BFC_SCHED_JOINT;
+    else if (strncmp(s, "depth=", 6) == 0) {
+        char *end;
+        long v = strtol(s + 6, &end, 10);
+        if (end == s + 6 || *end || v < 0 || v > BFC_MAX_L)
+            return bfc_fail(BFC_EINVAL, "--schedule depth=D needs an integer D in 0..%d (got '%s')",
+                            BFC_MAX_L, s + 6);
+        *schedule = BFC_SCHED_DEPTH;
+        *depth = (int)v;
+    } else
+        return bfc_fail(BFC_EINVAL, "--schedule must be e2e, layerwise, joint or depth=D (got '%s')", s);
+    return BFC_OK;
+}
+
+const char *bfc_schedule_name(int schedule, int depth, char *buf, size_t cap)
+{
+    switch (schedule) {
+    case BFC_SCHED_E2E: snprintf(buf, cap, "e2e"); break;
+    case BFC_SCHED_LAYERWISE: snprintf(buf, cap, "layerwise"); break;
+    case BFC_SCHED_JOINT: snprintf(buf, cap, "joint"); break;
+    default: snprintf(buf, cap, "depth=%d", depth); break;
+    }
+    return buf;
+}
+
+int bfc_train_validate(const bfc_train_config *c, int L, int n_train)
+{
+    if (c->steps < 1 || c->steps > 100000000)
+        return bfc_fail(BFC_EINVAL, "--steps must be between 1 and 1e8 (got %d)", c->steps);
+    if (c->batch < 1 || c->batch > 65536)
+        return bfc_fail(BFC_EINVAL, "--batch must be between 1 and 65536 (got %d)", c->batch);
+    if (n_train < c->batch)
+        return bfc_fail(BFC_EINVAL, "--n (%d) must be at least the batch size --batch (%d)",
+                        n_train, c->batch);
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return bfc_fail(BFC_EINVAL, "--lr must be positive and finite (got %g)", c->lr);
+    if (!(c->momentum >= 0 && c->momentum < 1))
+        return bfc_fail(BFC_EINVAL, "--momentum must be in [0, 1) (got %g)", c->momentum);
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0))
+        return bfc_fail(BFC_EINVAL, "Adam needs beta1, beta2 in [0, 1) and eps > 0");
+    if (!(c->clip >= 0) || !isfinite(c->clip))
+        return bfc_fail(BFC_EINVAL, "--clip must be >= 0 (0 = off; got %g)", c->clip);
+    if (c->eval_every < 1)
+        return bfc_fail(BFC_EINVAL, "--eval-every must be >= 1 (got %d)", c->eval_every);
+    if (c->schedule == BFC_SCHED_DEPTH && (c->depth < 0 || c->depth > L))
+        return bfc_fail(BFC_EINVAL, "--schedule depth=D needs 0 <= D <= %d", L);
+    if (c->optimizer != BFC_OPT_ADAM && c->optimizer != BFC_OPT_SGD)
+        return bfc_fail(BFC_EINVAL, "--optimizer must be adam or sgd");
+    return BFC_OK;
+}
+
+/* Lowest trainable layer of stage `top`. */
+static int stage_lo(const bfc_train_config *c, int top)
+{
+    switch (c->schedule) {
+    case BFC_SCHED_LAYERWISE: return top;
+    case BFC_SCHED_DEPTH: return top - c->depth < 2 ? 2 : top - c->depth;
+    default: return 2;
+    }
+}
+
+typedef struct {
+    const bfc_target *t;
+    const bfc_data *test;
+    double *pred;                    /* n_test */
+    double *Sstar[BFC_MAX_L + 1];    /* target features on the test set */
+    double *S;                       /* n_test × kmax */
+} evaluator;
+
+static void evaluator_free(evaluator *ev)
+{
+    bfc_free(ev->pred);
+    bfc_free(ev->S);
+    for (int l = 0; l <= BFC_MAX_L; l++) bfc_free(ev->Sstar[l]);
+}
+
+static int evaluator_init(evaluator *ev, const bfc_target *t, const bfc_data *test)
+{
+    memset(ev, 0, sizeof *ev);
+    const bfc_target_config *c = bfc_target_config_of(t);
+    ev->t = t;
+    ev->test = test;
+    int n = test->n, kmax = 1;
+    ev->pred = bfc_alloc_d((size_t)n);
+    int ok = ev->pred != NULL;
+    for (int l = 2; l < c->L && ok; l++) {
+        ev->Sstar[l] = bfc_alloc_d((size_t)n * c->k[l]);
+        ok = ev->Sstar[l] != NULL;
+        if (c->k[l] > kmax) kmax = c->k[l];
+    }
+    ev->S = ok ? bfc_alloc_d((size_t)n * kmax) : NULL;
+    if (!ok || !ev->S) {
+        evaluator_free(ev);
+        return bfc_fail(BFC_ENOMEM, "out of memory for the test set evaluation");
+    }
+    return bfc_target_eval(t, test->X, n, NULL, ev->Sstar);
+}
+
+/* Relative test error with layers 2..top active, and feature errors of layers 2..L−1. */
+static int evaluate(evaluator *ev, bfc_learner *lr, int top, double *test_error, double *fe,
+                    double *class_error)
+{
+    const bfc_target_config *c = bfc_target_config_of(ev->t);
+    int n = ev->test->n;
+    bfc_learner_predict(lr, ev->test->X, n, top, ev->pred);
+    *test_error = bfc_relative_error(ev->pred, ev->test->g, n);
+    if (class_error)
+        *class_error = c->task == BFC_TASK_CLASSIFICATION
+                           ? bfc_classification_error(ev->pred, ev->test->y, n)
+                           : NAN;
+    for (int l = 2; l < c->L; l++) {
+        bfc_learner_features(lr, ev->test->X, n, l, ev->S);
+        int st = bfc_feature_error(ev->S, c->k[l], ev->Sstar[l], c->k[l], n, &fe[l]);
+        if (st) return st;
+    }
+    return BFC_OK;
+}
+
+static void fmt_eta(double s, char *buf, size_t cap)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, cap, "?");
+    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(buf, cap, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+}
+
+int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
+              const bfc_train_config *cfg, bfc_train_log_fn log, void *ctx,
+              bfc_train_result *res)
+{
+    const bfc_target_config *tc = bfc_target_config_of(t);
+    const int L = tc->L, d = tc->d, B = cfg->batch;
+    memset(res, 0, sizeof *res);
+    res->class_error = NAN;
+    int st = bfc_train_validate(cfg, L, train->n);
+    if (st) return st;
+    if (train->d != d || test->d != d)
+        return bfc_fail(BFC_EINVAL, "data dimension (%d, %d) does not match the target's d = %d",
+                        train->d, test->d, d);
+    if (B > bfc_learner_bmax(lr))
+        return bfc_fail(BFC_EINVAL, "--batch %d exceeds the learner's workspace (%d)", B,
+                        bfc_learner_bmax(lr));
+
+    size_t np = bfc_learner_nparams(lr);
+    double *theta = bfc_learner_params(lr);
+    double *grad = bfc_alloc_d(np), *m1 = bfc_alloc_d(np), *m2 = bfc_alloc_d(np);
+    double *good = bfc_alloc_d(np);
+    double *Xb = bfc_alloc_d((size_t)B * d), *yb = bfc_alloc_d((size_t)B);
+    size_t *perm = malloc(sizeof(size_t) * (size_t)train->n);
+    gsl_rng *rng = bfc_rng_new(cfg->seed, BFC_STREAM_BATCH);
+    evaluator ev;
+    int ev_ok = 0;
+    if (!grad || !m1 || !m2 || !good || !Xb || !yb || !perm || !rng) {
+        st = bfc_fail(BFC_ENOMEM, "out of memory for training buffers");
+        goto out;
+    }
+    if ((st = evaluator_init(&ev, t, test))) goto out;
+    ev_ok = 1;
+    for (size_t i = 0; i < (size_t)train->n; i++) perm[i] = i;
+    gsl_ran_shuffle(rng, perm, (size_t)train->n, sizeof(size_t));
+    size_t cursor = 0;
+
+    /* stages */
+    int tops[BFC_MAX_STAGES], nst = 0;
+    long stage_steps;
+    if (cfg->schedule == BFC_SCHED_JOINT) {
+        tops[nst++] = L;
+        stage_steps = (long)cfg->steps * (L - 1);
+    } else {
+        for (int l = 2; l <= L; l++) tops[nst++] = l;
+        stage_steps = cfg->steps;
+    }
+    res->n_stages = nst;
+    const long total_steps = stage_steps * nst;
+    const int classif = tc->task == BFC_TASK_CLASSIFICATION;
+
+    double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds(), train_s = 0.0;
+    long gstep = 0;
+    memcpy(good, theta, sizeof(double) * np);
+    for (int si = 0; si < nst && !st; si++) {
+        const int top = tops[si];
+        const int lo = cfg->schedule == BFC_SCHED_JOINT ? 2 : stage_lo(cfg, top);
+        res->stage_top[si] = top;
+        size_t off, len;
+        bfc_learner_slice(lr, lo, top, &off, &len);
+        memset(m1, 0, sizeof(double) * np); /* optimiser state is reset at each stage */
+        memset(m2, 0, sizeof(double) * np);
+        res->step_flops = bfc_learner_step_flops(lr, B, top, lo);
+        double loss_acc = 0.0;
+        int loss_cnt = 0;
+        for (long s = 0; s < stage_steps; s++) {
+            if (cfg->stop && *cfg->stop) {
+                st = BFC_EINTR;
+                snprintf(res->message, sizeof res->message,
+                         "interrupted at stage %d step %ld", top, s);
+                break;
+            }
+            double ts = bfc_wall_seconds();
+            for (int b = 0; b < B; b++) {
+                if (cursor == (size_t)train->n) {
+                    gsl_ran_shuffle(rng, perm, (size_t)train->n, sizeof(size_t));
+                    cursor = 0;
+                }
+                size_t i = perm[cursor++];
+                memcpy(Xb + (size_t)b * d, train->X + i * d, sizeof(double) * (size_t)d);
+                yb[b] = train->y[i];
+            }
+            double obj = bfc_learner_loss_grad(lr, Xb, yb, B, top, lo, grad, NULL);
+            if (!isfinite(obj)) {
+                memcpy(theta, good, sizeof(double) * np);
+                res->diverged = 1;
+                st = BFC_EDIVERGED;
+                snprintf(res->message, sizeof res->message,
+                         "training diverged at stage %d step %ld (objective %g); the learner "
+                         "keeps its last evaluated state; try a smaller --lr (now %g) or "
+                         "--clip 1",
+                         top, s, obj, cfg->lr);
+                break;
+            }
+            /* gradient clipping on the trainable slice */
+            double scale = 1.0;
+            if (cfg->clip > 0) {
+                double nrm2 = 0.0;
+                for (size_t i = off; i < off + len; i++) nrm2 += grad[i] * grad[i];
+                if (classif) nrm2 += grad[0] * grad[0];
+                double nrm = sqrt(nrm2);
+                if (nrm > cfg->clip) scale = cfg->clip / nrm;
+            }
+            double lrate = cfg->lr;
+            if (cfg->cosine) lrate *= 0.5 * (1.0 + cos(M_PI * (double)s / (double)stage_steps));
+            /* update [off, off+len) and, for classification, the bias at 0 */
+            for (int part = 0; part < 2; part++) {
+                size_t a = part == 0 ? off : 0, e = part == 0 ? off + len : (classif ? 1 : 0);
+                if (cfg->optimizer == BFC_OPT_ADAM) {
+                    const double b1 = cfg->beta1, b2 = cfg->beta2;
+                    const double c1 = 1.0 - pow(b1, (double)(s + 1)), c2 = 1.0 - pow(b2, (double)(s + 1));
+                    for (size_t i = a; i < e; i++) {
+                        double g = grad[i] * scale;
+                        m1[i] = b1 * m1[i] + (1.0 - b1) * g;
+                        m2[i] = b2 * m2[i] + (1.0 - b2) * g * g;
+                        theta[i] -= lrate * (m1[i] / c1) / (sqrt(m2[i] / c2) + cfg->eps);
+                    }
+                } else {
+                    const double mu = cfg->momentum;
+                    for (size_t i = a; i < e; i++) {
+                        m1[i] = mu * m1[i] + grad[i] * scale;
+                        theta[i] -= lrate * m1[i];
+                    }
+                }
+            }
+            train_s += bfc_wall_seconds() - ts;
+            gstep++;
+            loss_acc += obj;
+            loss_cnt++;
+            int last = s + 1 == stage_steps;
+            if ((s + 1) % cfg->eval_every == 0 || last) {
+                bfc_train_point pt;
+                memset(&pt, 0, sizeof pt);
+                pt.stage = top;
+                pt.step = (int)(s + 1);
+                pt.global_step = gstep;
+                pt.lr = lrate;
+                pt.loss = loss_acc / loss_cnt;
+                loss_acc = 0.0;
+                loss_cnt = 0;
+                if ((st = evaluate(&ev, lr, top, &pt.test_error, pt.feature_error, NULL))) break;
+                pt.wall_s = bfc_wall_seconds() - t0;
+                if (isfinite(pt.test_error)) memcpy(good, theta, sizeof(double) * np);
+                if (log) log(&pt, ctx);
+                if (cfg->progress) {
+                    char eta[32];
+                    double el = pt.wall_s;
+                    fmt_eta(el / (double)gstep * (double)(total_steps - gstep), eta, sizeof eta);
+                    fprintf(stderr, "[stage %d/%d] step %5ld/%ld  loss %.3e  test %.3e", top, L,
+                            s + 1, stage_steps, pt.loss, pt.test_error);
+                    for (int l = 2; l < L; l++) fprintf(stderr, "  fe%d %.2e", l, pt.feature_error[l]);
+                    fprintf(stderr, "  %.1fs  ETA %s\n", el, eta);
+                }
+                if (last) {
+                    memcpy(res->fe_end_of_stage[si], pt.feature_error, sizeof pt.feature_error);
+                    res->test_error_end_of_stage[si] = pt.test_error;
+                }
+            }
+        }
+    }
+    res->steps = gstep;
+    res->train_s = train_s;
+    res->us_per_step = gstep ? 1e6 * train_s / (double)gstep : 0.0;
+    if (!st || st == BFC_EDIVERGED || st == BFC_EINTR) {
+        int top = tops[nst - 1];
+        if (st) { /* stage reached: the one in progress */
+            for (int si = 0; si < nst; si++)
+                if (gstep <= stage_steps * (si + 1)) {
+                    top = tops[si];
+                    break;
+                }
+        }
+        int est = evaluate(&ev, lr, top, &res->test_error, res->feature_error, &res->class_error);
+        if (!st) st = est;
+    }
+    res->wall_s = bfc_wall_seconds() - t0;
+    res->cpu_s = bfc_cpu_seconds() - c0;
+out:
+    if (ev_ok) evaluator_free(&ev);
+    if (rng) gsl_rng_free(rng);
+    bfc_free(grad);
+    bfc_free(m1);
+    bfc_free(m2);
+    bfc_free(good);
+    bfc_free(Xb);
+    bfc_free(yb);
+    free(perm);
+    return st;
+}

@@ -1,0 +1,79 @@
+/* train.h: the training schedules of SPEC §2 (e2e, layerwise, backward depth D, joint) with
+ * Adam or SGD with momentum, minibatches from a finite training set, periodic evaluation of
+ * the relative test error and the per-layer feature errors (SPEC §4). */
+#ifndef BFC_TRAIN_H
+#define BFC_TRAIN_H
+
+#include <signal.h>
+
+#include "learner.h"
+#include "target.h"
+
+enum bfc_schedule { BFC_SCHED_E2E = 0, BFC_SCHED_LAYERWISE, BFC_SCHED_DEPTH, BFC_SCHED_JOINT };
+enum bfc_optimizer { BFC_OPT_ADAM = 0, BFC_OPT_SGD };
+
+typedef struct {
+    int schedule;      /* enum bfc_schedule */
+    int depth;         /* backward depth D for BFC_SCHED_DEPTH */
+    int steps;         /* steps per stage (joint: steps × (L − 1) in its single stage) */
+    int batch;         /* minibatch size */
+    int optimizer;     /* enum bfc_optimizer */
+    double lr;         /* peak learning rate (Adam default 3e-3, SGD 1e-2) */
+    double momentum;   /* SGD momentum (0.9) */
+    double beta1, beta2, eps; /* Adam (0.9, 0.999, 1e-8) */
+    int cosine;        /* 1: cosine decay to 0 within each stage */
+    double clip;       /* > 0: clip the gradient's global norm to this value */
+    int eval_every;    /* evaluate on the test set every N steps (and at stage ends) */
+    uint64_t seed;     /* minibatch order (stream BFC_STREAM_BATCH) */
+    int progress;      /* 1: progress lines on stderr */
+    volatile sig_atomic_t *stop; /* if non-NULL and set, training stops (BFC_EINTR) */
+} bfc_train_config;
+
+void bfc_train_defaults(bfc_train_config *c);
+/* Parse "e2e", "layerwise", "joint", "depth=D"; BFC_EINVAL with a message otherwise. */
+int bfc_schedule_parse(const char *s, int *schedule, int *depth);
+/* "e2e", "layerwise", "joint" or "depth=D" into buf. */
+const char *bfc_schedule_name(int schedule, int depth, char *buf, size_t cap);
+int bfc_train_validate(const bfc_train_config *c, int L, int n_train);
+
+/* One evaluation point, passed to the log callback. */
+typedef struct {
+    int stage;             /* stage (the top active layer; L for joint) */
+    int step;              /* step within the stage */
+    long global_step;      /* steps since the start */
+    double lr;             /* learning rate at this step */
+    double loss;           /* mean training objective since the previous point */
+    double test_error;     /* relative test error */
+    double feature_error[BFC_MAX_L + 1]; /* layers 2..L−1 */
+    double wall_s;         /* seconds since the start */
+} bfc_train_point;
+
+typedef void (*bfc_train_log_fn)(const bfc_train_point *pt, void *ctx);
+
+#define BFC_MAX_STAGES BFC_MAX_L
+
+typedef struct {
+    double test_error;                    /* relative test error at the end */
+    double class_error;                   /* classification: 0-1 test error; else NaN */
+    double feature_error[BFC_MAX_L + 1];  /* at the end, layers 2..L−1 */
+    int n_stages;
+    int stage_top[BFC_MAX_STAGES];        /* top layer of each stage */
+    double fe_end_of_stage[BFC_MAX_STAGES][BFC_MAX_L + 1];
+    double test_error_end_of_stage[BFC_MAX_STAGES];
+    long steps;                           /* training steps done */
+    double wall_s, cpu_s, train_s;        /* total, CPU, and time inside training steps */
+    double us_per_step;                   /* train_s / steps, in microseconds */
+    double step_flops;                    /* flops of one step of the last stage */
+    int diverged;                         /* 1: stopped on a non-finite loss */
+    char message[512];                    /* why training stopped early, or "" */
+} bfc_train_result;
+
+/* Train lr on train, evaluating on test (test->g is the clean target). log (may be NULL)
+ * receives every evaluation point. Returns BFC_OK, BFC_EDIVERGED (the learner holds the last
+ * evaluated finite state, res->message says where and what to change), BFC_EINTR (stopped by
+ * cfg->stop; res holds the results so far), or an error code. */
+int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
+              const bfc_train_config *cfg, bfc_train_log_fn log, void *ctx,
+              bfc_train_result *res);
+
+#endif

@@ -1,0 +1,281 @@
+/* test_target.c: the hierarchical target of SPEC §1: standardisation, degree, shares,
+ * determinism, persistence and validation of bad configurations and files. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "npy.h"
+#include "rng.h"
+#include "target.h"
+
+static bfc_target *make(int d, int L, double gap, long n_ref, uint64_t seed)
+{
+    bfc_target_config c;
+    bfc_target_defaults(&c);
+    c.d = d;
+    c.L = L;
+    c.gap = gap;
+    c.n_ref = n_ref;
+    c.seed = seed;
+    int st;
+    bfc_target *t = bfc_target_new(&c, &st);
+    cr_assert_not_null(t, "%s", bfc_last_error());
+    return t;
+}
+
+static char *tmpdir(void)
+{
+    char *p = strdup("/tmp/bfc-test-XXXXXX");
+    cr_assert_not_null(mkdtemp(p));
+    return p;
+}
+
+Test(target, standardised_layers_have_mean_zero_and_unit_variance_on_fresh_samples)
+{
+    bfc_target *t = make(10, 4, 0.1, 100000, 1);
+    int n = 100000, L = 4;
+    double *X = bfc_alloc_d((size_t)n * 10);
+    double *S[BFC_MAX_L + 1] = {0};
+    for (int l = 2; l <= L; l++) S[l] = bfc_alloc_d((size_t)n * 3);
+    gsl_rng *r = bfc_rng_new(99, BFC_STREAM_TEST);
+    bfc_target_sample_x(t, r, n, X);
+    gsl_rng_free(r);
+    cr_assert_eq(bfc_target_eval(t, X, n, NULL, S), BFC_OK);
+    for (int l = 2; l <= L; l++)
+        for (int a = 0; a < 3; a++) {
+            double m1 = 0, m2 = 0, m4 = 0;
+            for (int i = 0; i < n; i++) {
+                double z = S[l][(size_t)i * 3 + a];
+                m1 += z;
+                m2 += z * z;
+                m4 += z * z * z * z;
+            }
+            m1 /= n;
+            m2 /= n;
+            m4 /= n;
+            /* CLT: the mean has sd 1/√n, the second moment sd √((m4 − 1)/n); the reference
+             * sample's own error adds the same again, so allow 6 combined standard errors. */
+            double se_mean = sqrt(2.0 / n), se_var = sqrt(2.0 * (m4 - 1.0) / n);
+            cr_expect_leq(fabs(m1), 6 * se_mean, "layer %d coord %d mean %g", l, a, m1);
+            cr_expect_leq(fabs(m2 - 1.0), 6 * se_var, "layer %d coord %d var %g (se %g)", l, a,
+                          m2, se_var);
+        }
+    for (int l = 2; l <= L; l++) bfc_free(S[l]);
+    bfc_free(X);
+    bfc_target_free(t);
+}
+
+Test(target, output_is_a_polynomial_of_degree_two_to_the_L_along_a_line)
+{
+    /* finite differences of order 2^L + 1 of G*(x0 + s v) vanish; order 2^L does not */
+    for (int L = 2; L <= 3; L++) {
+        bfc_target *t = make(5, L, 0.5, 2000, 4);
+        int deg = 1 << L, npts = deg + 2;
+        double X[12 * 5], g[12], x0[5], v[5];
+        gsl_rng *r = bfc_rng_new(5, BFC_STREAM_TEST);
+        bfc_rng_normal(r, x0, 5, 1.0);
+        bfc_rng_normal(r, v, 5, 1.0);
+        gsl_rng_free(r);
+        for (int i = 0; i < npts; i++)
+            for (int a = 0; a < 5; a++) X[i * 5 + a] = x0[a] + (i - npts / 2) * 0.25 * v[a];
+        bfc_target_eval(t, X, npts, g, NULL);
+        /* iterated differences */
+        double dif[12];
+        memcpy(dif, g, sizeof(double) * (size_t)npts);
+        double scale = 0;
+        for (int i = 0; i < npts; i++) scale = fmax(scale, fabs(g[i]));
+        double top = 0;
+        for (int o = 1; o <= deg + 1; o++) {
+            for (int i = 0; i + o < npts + 1 && i < npts - o; i++) dif[i] = dif[i + 1] - dif[i];
+            if (o == deg) top = fabs(dif[0]);
+        }
+        /* binomial cancellation costs about 2^(2^L+1) ε relative to the values */
+        cr_expect_leq(fabs(dif[0]), scale * 1e-9 * (1 << (deg + 1)) / 512.0 + 1e-12 * scale,
+                      "L=%d: order-%d difference %g (values up to %g)", L, deg + 1, dif[0], scale);
+        cr_expect_gt(top, 1e-6 * scale, "L=%d: order-%d difference should not vanish", L, deg);
+        bfc_target_free(t);
+    }
+}
+
+Test(target, shares_are_fractions_and_fall_with_the_gap)
+{
+    bfc_target *t = make(20, 3, 0.1, 100000, 0);
+    double v2 = bfc_target_share(t, 2), v3 = bfc_target_share(t, 3);
+    cr_expect(v2 > 0.5 && v2 <= 1.0 + 1e-9, "v2 = %g", v2);
+    cr_expect(v3 > 0.005 && v3 < 0.3, "v3 = %g", v3);
+    bfc_target *t2 = make(20, 3, 0.3, 100000, 0);
+    cr_expect_gt(bfc_target_share(t2, 3), v3);
+    bfc_target_free(t);
+    bfc_target_free(t2);
+}
+
+Test(target, same_seed_gives_the_same_target_and_different_seeds_differ)
+{
+    bfc_target *a = make(8, 3, 0.1, 5000, 7), *b = make(8, 3, 0.1, 5000, 7), *c = make(8, 3, 0.1, 5000, 8);
+    cr_expect_eq(memcmp(bfc_target_weight(a, 3, 2), bfc_target_weight(b, 3, 2), 9 * sizeof(double)), 0);
+    cr_expect_neq(memcmp(bfc_target_weight(a, 3, 2), bfc_target_weight(c, 3, 2), 9 * sizeof(double)), 0);
+    cr_expect_eq(bfc_target_variance(a), bfc_target_variance(b));
+    bfc_target_free(a);
+    bfc_target_free(b);
+    bfc_target_free(c);
+}
+
+Test(target, sphere_inputs_have_norm_root_d)
+{
+    bfc_target_config c;
+    bfc_target_defaults(&c);
+    c.d = 7;
+    c.input = BFC_INPUT_SPHERE;
+    c.n_ref = 2000;
+    int st;
+    bfc_target *t = bfc_target_new(&c, &st);
+    cr_assert_not_null(t);
+    double X[50 * 7];
+    gsl_rng *r = bfc_rng_new(1, BFC_STREAM_TEST);
+    bfc_target_sample_x(t, r, 50, X);
+    gsl_rng_free(r);
+    for (int i = 0; i < 50; i++) {
+        double s = 0;
+        for (int a = 0; a < 7; a++) s += X[i * 7 + a] * X[i * 7 + a];
+        cr_expect_float_eq(s, 7.0, 1e-12);
+    }
+    bfc_target_free(t);
+}
+
+Test(target, classification_labels_are_signs_split_at_the_median)
+{
+    bfc_target_config c;
+    bfc_target_defaults(&c);
+    c.d = 6;
+    c.task = BFC_TASK_CLASSIFICATION;
+    c.n_ref = 20000;
+    int st;
+    bfc_target *t = bfc_target_new(&c, &st);
+    bfc_data D;
+    cr_assert_eq(bfc_data_make(t, 4000, 1, BFC_STREAM_TRAIN, &D), BFC_OK);
+    int pos = 0;
+    for (int i = 0; i < D.n; i++) {
+        cr_assert(D.y[i] == 1.0 || D.y[i] == -1.0);
+        cr_assert_eq(D.y[i] > 0, D.g[i] > bfc_target_median(t));
+        pos += D.y[i] > 0;
+    }
+    cr_expect(pos > 1800 && pos < 2200, "positives %d of 4000", pos);
+    bfc_data_free(&D);
+    bfc_target_free(t);
+}
+
+Test(target, label_noise_has_the_requested_standard_deviation)
+{
+    bfc_target_config c;
+    bfc_target_defaults(&c);
+    c.d = 6;
+    c.noise = 0.5;
+    c.n_ref = 2000;
+    int st;
+    bfc_target *t = bfc_target_new(&c, &st);
+    bfc_data D;
+    bfc_data_make(t, 20000, 3, BFC_STREAM_TRAIN, &D);
+    double s = 0;
+    for (int i = 0; i < D.n; i++) s += (D.y[i] - D.g[i]) * (D.y[i] - D.g[i]);
+    cr_expect_float_eq(sqrt(s / D.n), 0.5, 0.02);
+    bfc_data_free(&D);
+    bfc_target_free(t);
+}
+
+Test(target, save_and_load_round_trip_gives_identical_outputs)
+{
+    char *dir = tmpdir();
+    bfc_target *t = make(9, 4, 0.2, 3000, 5);
+    cr_assert_eq(bfc_target_save(t, dir), BFC_OK, "%s", bfc_last_error());
+    int st;
+    bfc_target *u = bfc_target_load(dir, &st);
+    cr_assert_not_null(u, "%s", bfc_last_error());
+    double X[20 * 9], g1[20], g2[20];
+    gsl_rng *r = bfc_rng_new(2, BFC_STREAM_TEST);
+    bfc_target_sample_x(t, r, 20, X);
+    gsl_rng_free(r);
+    bfc_target_eval(t, X, 20, g1, NULL);
+    bfc_target_eval(u, X, 20, g2, NULL);
+    cr_expect_eq(memcmp(g1, g2, sizeof g1), 0);
+    cr_expect_eq(bfc_target_share(t, 4), bfc_target_share(u, 4));
+    bfc_data D, E;
+    bfc_data_make(t, 100, 1, BFC_STREAM_TRAIN, &D);
+    cr_assert_eq(bfc_data_save(&D, dir, "train"), BFC_OK);
+    cr_assert_eq(bfc_data_load(dir, "train", 9, &E), BFC_OK, "%s", bfc_last_error());
+    cr_expect_eq(memcmp(D.X, E.X, sizeof(double) * 900), 0);
+    cr_expect_eq(memcmp(D.g, E.g, sizeof(double) * 100), 0);
+    bfc_data_free(&E);
+    /* a data set from another dimension is refused, naming the file */
+    cr_assert_eq(bfc_data_load(dir, "train", 10, &E), BFC_EFORMAT);
+    cr_expect_not_null(strstr(bfc_last_error(), "train_x.npy"));
+    cr_expect_not_null(strstr(bfc_last_error(), "d = 10"));
+    bfc_data_free(&D);
+    bfc_target_free(t);
+    bfc_target_free(u);
+    free(dir);
+}
+
+Test(target, load_rejects_missing_malformed_and_inconsistent_files)
+{
+    char *dir = tmpdir();
+    char path[4096];
+    int st;
+    /* missing */
+    cr_assert_null(bfc_target_load(dir, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "target.json"));
+    /* malformed JSON */
+    snprintf(path, sizeof path, "%s/target.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"format\": \"bfc-target-1\", \"d\": 3,", f);
+    fclose(f);
+    cr_assert_null(bfc_target_load(dir, &st));
+    cr_expect_eq(st, BFC_EFORMAT);
+    cr_expect_not_null(strstr(bfc_last_error(), "target.json"));
+    /* a valid target whose weight file has the wrong shape */
+    bfc_target *t = make(4, 3, 0.1, 2000, 1);
+    bfc_target_save(t, dir);
+    snprintf(path, sizeof path, "%s/W_3_2.npy", dir);
+    double w[4] = {1, 2, 3, 4};
+    size_t shape[2] = {2, 2};
+    bfc_npy_save(path, w, 2, shape);
+    cr_assert_null(bfc_target_load(dir, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "W_3_2.npy"), "%s", bfc_last_error());
+    bfc_target_free(t);
+    free(dir);
+}
+
+Test(target, invalid_configurations_are_rejected_with_the_flag_named)
+{
+    bfc_target_config c;
+    int st;
+    bfc_target_defaults(&c);
+    c.L = 1;
+    cr_expect_null(bfc_target_new(&c, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "--L"));
+    bfc_target_defaults(&c);
+    c.J[3] = 0x1u;
+    cr_expect_null(bfc_target_new(&c, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "J_3 must contain 2"));
+    bfc_target_defaults(&c);
+    c.k[2] = BFC_MAX_K + 1;
+    cr_expect_null(bfc_target_new(&c, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "--k"));
+    bfc_target_defaults(&c);
+    c.gap = 1.5;
+    cr_expect_null(bfc_target_new(&c, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "--gap"));
+    bfc_target_defaults(&c);
+    c.d = 2;
+    c.weights = BFC_WEIGHTS_ORTHONORMAL;
+    c.k[2] = 3;
+    cr_expect_null(bfc_target_new(&c, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "orthonormal"));
+    bfc_target_defaults(&c);
+    c.noise = -1;
+    cr_expect_null(bfc_target_new(&c, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "--noise"));
+}
