@@ -363,11 +363,16 @@ static double tie_matrix(bfc_learner *lr, int l)
     return s;
 }
 
+/* Backward pass after forward_rows with e (B) = d objective / d out: gradient of the data
+ * term plus (if reg) the tie and weight decay of layers lo..top into grad; returns the tie
+ * and weight-decay values in *tie_out, *wd_out. */
+static void backward(bfc_learner *lr, int B, int top, int lo, int reg, double *grad,
+                     double *tie_out, double *wd_out);
+
 double bfc_learner_loss_grad(bfc_learner *lr, const double *X, const double *y, int B, int top,
                              int lo, double *grad, double parts[3])
 {
     BFC_ASSERT(B >= 1 && B <= lr->bmax && top >= 2 && top <= lr->L && lo >= 2 && lo <= top);
-    const double lt = lr->cfg.lambda_tie, lw = lr->cfg.lambda_wd, Bc = lr->cfg.clamp;
     double *out = lr->out, *e = lr->e;
     forward_rows(lr, X, B, top, 0, 1, out);
 
@@ -392,7 +397,32 @@ double bfc_learner_loss_grad(bfc_learner *lr, const double *X, const double *y, 
         }
     }
     loss /= B;
+    double tie = 0.0, wd = 0.0;
+    backward(lr, B, top, lo, 1, grad, &tie, &wd);
+    if (parts) {
+        parts[0] = loss;
+        parts[1] = tie;
+        parts[2] = wd;
+    }
+    return loss + tie + wd;
+}
 
+void bfc_learner_output_grad(bfc_learner *lr, const double *x, int top, int lo, double *grad)
+{
+    BFC_ASSERT(top >= 2 && top <= lr->L && lo >= 2 && lo <= top);
+    forward_rows(lr, x, 1, top, 0, 1, lr->out);
+    lr->e[0] = 1.0;
+    double tie, wd;
+    backward(lr, 1, top, lo, 0, grad, &tie, &wd);
+    if (lr->task == BFC_TASK_CLASSIFICATION) grad[0] = -1.0;
+}
+
+static void backward(bfc_learner *lr, int B, int top, int lo, int reg, double *grad,
+                     double *tie_out, double *wd_out)
+{
+    const double lt = reg ? lr->cfg.lambda_tie : 0.0, lw = reg ? lr->cfg.lambda_wd : 0.0;
+    const double Bc = lr->cfg.clamp;
+    const double *e = lr->e;
     for (int l = lo; l < top; l++)
         if (lr->k[l]) memset(lr->dS[l], 0, sizeof(double) * (size_t)B * lr->k[l]);
 
@@ -486,12 +516,8 @@ double bfc_learner_loss_grad(bfc_learner *lr, const double *X, const double *y, 
                         kj, 1.0, lr->dS[j], kj);
         }
     }
-    if (parts) {
-        parts[0] = loss;
-        parts[1] = tie;
-        parts[2] = wd;
-    }
-    return loss + tie + wd;
+    *tie_out = tie;
+    *wd_out = wd;
 }
 
 double bfc_learner_step_flops(const bfc_learner *lr, int B, int top, int lo)

@@ -67,6 +67,11 @@ void bfc_learner_forward(bfc_learner *lr, const double *X, int B, int top, doubl
 double bfc_learner_loss_grad(bfc_learner *lr, const double *X, const double *y, int B, int top,
                              int lo, double *grad, double parts[3]);
 
+/* Per-example gradient of the output, grad (slice of layers lo..top, and the bias) =
+ * ∂F(x)/∂θ for one input x (d), without the tie or weight decay: the rows of the empirical
+ * neural tangent kernel. Other entries of grad are left untouched. */
+void bfc_learner_output_grad(bfc_learner *lr, const double *x, int top, int lo, double *grad);
+
 /* Predictions for n rows (any n; evaluated in chunks of bmax). */
 void bfc_learner_predict(bfc_learner *lr, const double *X, int n, int top, double *out);
 /* Learned features S_l (n × k_l) for n rows, l = 2..L−1. */

@@ -229,3 +229,32 @@ Test(learner, rejects_bad_configuration_with_a_message)
     cr_assert_null(bfc_learner_new(&tc, &lc, 16, &st));
     cr_expect_not_null(strstr(bfc_last_error(), "J_3 must contain 2"));
 }
+
+Test(learner, per_example_output_gradient_matches_finite_differences)
+{
+    case_t cs = {.L = 3, .d = 4, .B = 1, .tie = 1.0, .wd = 0.1};
+    bfc_target_config tc;
+    bfc_learner *lr;
+    double *X, *y;
+    make(&cs, &tc, &lr, &X, &y);
+    size_t np = bfc_learner_nparams(lr), off, len;
+    bfc_learner_slice(lr, 2, 3, &off, &len);
+    double *g = bfc_alloc_d(np), *theta = bfc_learner_params(lr), worst = 0, gmax = 0;
+    bfc_learner_output_grad(lr, X, 3, 2, g);
+    for (size_t i = off; i < off + len; i++) gmax = fmax(gmax, fabs(g[i]));
+    for (size_t i = off; i < off + len; i++) {
+        double keep = theta[i], fp, fm;
+        theta[i] = keep + FD_STEP;
+        bfc_learner_forward(lr, X, 1, 3, &fp);
+        theta[i] = keep - FD_STEP;
+        bfc_learner_forward(lr, X, 1, 3, &fm);
+        theta[i] = keep;
+        double num = (fp - fm) / (2 * FD_STEP);
+        worst = fmax(worst, fabs(num - g[i]) / fmax(fmax(fabs(num), fabs(g[i])), 1e-3 * gmax));
+    }
+    cr_expect_leq(worst, GRAD_TOL, "worst relative error %g", worst);
+    bfc_free(g);
+    bfc_free(X);
+    bfc_free(y);
+    bfc_learner_free(lr);
+}
