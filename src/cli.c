@@ -82,7 +82,7 @@ int bfc_parse_long(const char *flag, const char *s, long lo, long hi, long *out)
 
 int bfc_parse_int(const char *flag, const char *s, long lo, long hi, int *out)
 {
-    long v;
+    long v = 0;
     int st = bfc_parse_long(flag, s, lo, hi, &v);
     if (!st) *out = (int)v;
     return st;
