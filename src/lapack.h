@@ -31,4 +31,8 @@ void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int 
 /* Single-precision Cholesky, for the float path. */
 void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
 
+/* Symmetric eigendecomposition, QR iteration: O(n) workspace (memory-lean fallback). */
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+            double *w, double *work, const int *lwork, int *info);
+
 #endif
