@@ -1,0 +1,363 @@
+/* check_main.c: bfc_check, the driver of the claim checks of SPEC §5 (ours).
+ *
+ *   bfc_check ID|all [--size fast|full] [--seeds N] [--out DIR] [--threads N] [--list]
+ *
+ * ID selects a claim: "C9" runs every check whose id is C9 or C9 plus a letter (C9a, ...).
+ * Each check prints its claim, per-seed values with median and range, its criterion and a
+ * verdict per case; the driver ends with the line "N passed, N failed" and exits 1 if any
+ * case failed (2 on bad usage). With --out DIR it writes DIR/checks.csv (claim, seed,
+ * metric, value), DIR/verdicts.csv (claim, verdict, summary) and DIR/checks.json (size,
+ * seeds, commit, compiler, BLAS, wall time per check). */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bfc.h"
+#include "check.h"
+#include "fsutil.h"
+#include "json.h"
+
+#ifndef BFC_GIT_COMMIT
+#define BFC_GIT_COMMIT "unknown"
+#endif
+#ifndef BFC_COMPILER
+#define BFC_COMPILER "unknown"
+#endif
+
+#define MAX_RUN 128 /* checks run in one invocation */
+
+struct bfc_check_ctx {
+    int size, nseeds;
+    const bfc_check *cur;
+    FILE *csv, *verdicts; /* NULL without --out */
+    int n_pass, n_fail, n_reported, n_skip;
+    int cur_fail;         /* the running check recorded a FAIL */
+};
+
+int bfc_check_size_of(const bfc_check_ctx *ctx) { return ctx->size; }
+int bfc_check_nseeds(const bfc_check_ctx *ctx) { return ctx->nseeds; }
+uint64_t bfc_check_seed(const bfc_check_ctx *ctx, int i)
+{
+    BFC_ASSERT(i >= 0 && i < ctx->nseeds);
+    return (uint64_t)i;
+}
+const char *bfc_check_id(const bfc_check_ctx *ctx) { return ctx->cur ? ctx->cur->id : "?"; }
+
+/* ---- statistics ---- */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    int nx = x != x, ny = y != y; /* NaN last */
+    if (nx || ny) return nx - ny;
+    return (x > y) - (x < y);
+}
+
+double bfc_check_median(const double *v, int n)
+{
+    BFC_ASSERT(n >= 1);
+    double *w = malloc(sizeof(double) * (size_t)n);
+    BFC_ASSERT(w != NULL);
+    memcpy(w, v, sizeof(double) * (size_t)n);
+    qsort(w, (size_t)n, sizeof(double), cmp_double);
+    double m = n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+    free(w);
+    return m;
+}
+
+double bfc_check_min(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        if (cmp_double(&v[i], &m) < 0) m = v[i];
+    return m;
+}
+
+double bfc_check_max(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        if (cmp_double(&v[i], &m) > 0) m = v[i];
+    return m;
+}
+
+/* ---- output ---- */
+/* CSV field: quoted if it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_row(bfc_check_ctx *ctx, const char *cas, const char *seed, const char *metric,
+                    double v)
+{
+    if (!ctx->csv) return;
+    csv_field(ctx->csv, cas);
+    fputc(',', ctx->csv);
+    fputs(seed, ctx->csv);
+    fputc(',', ctx->csv);
+    csv_field(ctx->csv, metric);
+    fprintf(ctx->csv, ",%.17g\n", v);
+}
+
+void bfc_check_say(bfc_check_ctx *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("    ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+    fflush(stdout);
+}
+
+void bfc_check_series(bfc_check_ctx *ctx, const char *cas, const char *metric, const char *label,
+                      const double *v, int n)
+{
+    printf("    %-26s", label);
+    for (int i = 0; i < n; i++) {
+        char seed[32];
+        printf(" %10.3e", v[i]);
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)bfc_check_seed(ctx, i));
+        csv_row(ctx, cas, seed, metric, v[i]);
+    }
+    printf("   median %.3e  range [%.3e, %.3e]\n", bfc_check_median(v, n),
+           bfc_check_min(v, n), bfc_check_max(v, n));
+    fflush(stdout);
+}
+
+void bfc_check_value(bfc_check_ctx *ctx, const char *cas, const char *metric, const char *label,
+                     double v)
+{
+    printf("    %-26s %.4g\n", label, v);
+    csv_row(ctx, cas, "-", metric, v);
+    fflush(stdout);
+}
+
+static const char *verdict_name(int v)
+{
+    switch (v) {
+    case BFC_PASS: return "PASS";
+    case BFC_FAIL: return "FAIL";
+    case BFC_REPORTED: return "REPORTED";
+    default: return "SKIP";
+    }
+}
+
+void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, int verdict, const char *fmt, ...)
+{
+    char summary[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(summary, sizeof summary, fmt, ap);
+    va_end(ap);
+    switch (verdict) {
+    case BFC_PASS: ctx->n_pass++; break;
+    case BFC_FAIL:
+        ctx->n_fail++;
+        ctx->cur_fail = 1;
+        break;
+    case BFC_REPORTED: ctx->n_reported++; break;
+    default: ctx->n_skip++; break;
+    }
+    printf("  %-8s %-8s %s\n", cas, verdict_name(verdict), summary);
+    fflush(stdout);
+    if (ctx->verdicts) {
+        csv_field(ctx->verdicts, cas);
+        fprintf(ctx->verdicts, ",%s,", verdict_name(verdict));
+        csv_field(ctx->verdicts, summary);
+        fputc('\n', ctx->verdicts);
+    }
+}
+
+/* ---- selection ---- */
+/* "C9" selects C9, C9a, C9b, ... but not C90; "C9a" selects C9a only; "all" everything. */
+static int selects(const char *want, const char *id)
+{
+    if (!strcasecmp(want, "all") || !strcasecmp(want, id)) return 1;
+    size_t n = strlen(want);
+    return n > 0 && !strncasecmp(want, id, n) && isdigit((unsigned char)want[n - 1]) &&
+           isalpha((unsigned char)id[n]);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bfc_check ID|all [--size fast|full] [--seeds N] [--out DIR] [--threads N]\n"
+            "       bfc_check --list\n"
+            "  ID        a claim (C1, C9, ...) or one check (C9a); 'all' runs every check\n"
+            "  --size    fast (default; the ctest size) or full (the benchmark size)\n"
+            "  --seeds   number of seeds, at least 3 (default: fast 3, full 5)\n"
+            "  --out     write checks.csv, verdicts.csv and checks.json in DIR\n"
+            "  --threads BLAS threads (default 1)\n");
+}
+
+static void list_checks(void)
+{
+    for (int f = 0; bfc_check_registry[f]; f++)
+        for (const bfc_check *c = bfc_check_registry[f]; c->id; c++)
+            printf("%-5s %s\n", c->id, c->claim);
+}
+
+static FILE *open_out(const char *dir, const char *name, char *path, size_t cap)
+{
+    if (bfc_path_join(path, cap, dir, name)) return NULL;
+    FILE *f = fopen(path, "w");
+    if (!f) bfc_fail(BFC_EIO, "cannot write %s", path);
+    return f;
+}
+
+int main(int argc, char **argv)
+{
+    const char *want = NULL, *out_dir = NULL;
+    bfc_check_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.size = BFC_CHECK_FAST;
+    int seeds = 0, threads = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--list")) {
+            list_checks();
+            return 0;
+        } else if (!strcmp(a, "--size") && val) {
+            if (!strcmp(val, "fast")) ctx.size = BFC_CHECK_FAST;
+            else if (!strcmp(val, "full")) ctx.size = BFC_CHECK_FULL;
+            else {
+                fprintf(stderr, "bfc_check: --size must be fast or full (got '%s')\n", val);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--seeds") && val) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v < 3 || v > BFC_CHECK_MAX_SEEDS) {
+                fprintf(stderr, "bfc_check: --seeds must be an integer in 3..%d (got '%s'); a "
+                                "verdict needs at least 3 seeds\n", BFC_CHECK_MAX_SEEDS, val);
+                return 2;
+            }
+            seeds = (int)v;
+            i++;
+        } else if (!strcmp(a, "--threads") && val) {
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (end == val || *end || v < 1 || v > 1024) {
+                fprintf(stderr, "bfc_check: --threads must be an integer in 1..1024 (got '%s')\n", val);
+                return 2;
+            }
+            threads = (int)v;
+            i++;
+        } else if (!strcmp(a, "--out") && val) {
+            out_dir = val;
+            i++;
+        } else if (a[0] != '-' && !want) {
+            want = a;
+        } else {
+            fprintf(stderr, "bfc_check: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!want) {
+        usage(stderr);
+        return 2;
+    }
+    ctx.nseeds = seeds ? seeds : (ctx.size == BFC_CHECK_FULL ? 5 : 3);
+    openblas_set_num_threads(threads);
+
+    const bfc_check *run[MAX_RUN];
+    int n_run = 0;
+    for (int f = 0; bfc_check_registry[f]; f++)
+        for (const bfc_check *c = bfc_check_registry[f]; c->id; c++)
+            if (selects(want, c->id) && n_run < MAX_RUN) run[n_run++] = c;
+    if (!n_run) {
+        fprintf(stderr, "bfc_check: no check matches '%s'; bfc_check --list shows them\n", want);
+        return 2;
+    }
+
+    char csv_path[4096], ver_path[4096], json_path[4096];
+    if (out_dir) {
+        if (bfc_check_writable_dir(out_dir) ||
+            !(ctx.csv = open_out(out_dir, "checks.csv", csv_path, sizeof csv_path)) ||
+            !(ctx.verdicts = open_out(out_dir, "verdicts.csv", ver_path, sizeof ver_path)) ||
+            bfc_path_join(json_path, sizeof json_path, out_dir, "checks.json")) {
+            fprintf(stderr, "bfc_check: %s\n", bfc_last_error());
+            if (ctx.csv) fclose(ctx.csv);
+            return 1;
+        }
+        fputs("claim,seed,metric,value\n", ctx.csv);
+        fputs("claim,verdict,summary\n", ctx.verdicts);
+    }
+
+    const char *size_name = ctx.size == BFC_CHECK_FULL ? "full" : "fast";
+    printf("bfc_check %s: size %s, %d seeds (0..%d), %d BLAS thread%s\n", want, size_name,
+           ctx.nseeds, ctx.nseeds - 1, threads, threads == 1 ? "" : "s");
+    double wall[MAX_RUN];
+    const double t_all = bfc_wall_seconds();
+    for (int r = 0; r < n_run; r++) {
+        ctx.cur = run[r];
+        ctx.cur_fail = 0;
+        printf("\n%s  %s\n", run[r]->id, run[r]->claim);
+        fflush(stdout);
+        double t0 = bfc_wall_seconds();
+        int st = run[r]->run(&ctx);
+        wall[r] = bfc_wall_seconds() - t0;
+        if (st) bfc_check_verdict(&ctx, run[r]->id, BFC_FAIL, "could not run: %s (%s)",
+                                  bfc_last_error(), bfc_status_name(st));
+        printf("    (%s took %.1f s)\n", run[r]->id, wall[r]);
+        fprintf(stderr, "%s done in %.1f s\n", run[r]->id, wall[r]);
+    }
+    const double t_total = bfc_wall_seconds() - t_all;
+
+    int io_fail = 0;
+    if (out_dir) {
+        io_fail |= fclose(ctx.csv) != 0;
+        io_fail |= fclose(ctx.verdicts) != 0;
+        bfc_jw j;
+        bfc_jw_init(&j);
+        j.pretty = 1;
+        bfc_jw_obj_begin(&j);
+        bfc_jw_kv_str(&j, "selection", want);
+        bfc_jw_kv_str(&j, "size", size_name);
+        bfc_jw_kv_int(&j, "seeds", ctx.nseeds);
+        bfc_jw_kv_int(&j, "blas_threads", threads);
+        bfc_jw_kv_str(&j, "blas", openblas_get_config());
+        bfc_jw_kv_str(&j, "commit", BFC_GIT_COMMIT);
+        bfc_jw_kv_str(&j, "compiler", BFC_COMPILER);
+        bfc_jw_kv_int(&j, "passed", ctx.n_pass);
+        bfc_jw_kv_int(&j, "failed", ctx.n_fail);
+        bfc_jw_kv_int(&j, "reported", ctx.n_reported);
+        bfc_jw_kv_int(&j, "skipped", ctx.n_skip);
+        bfc_jw_kv_num(&j, "wall_s", t_total);
+        bfc_jw_key(&j, "wall_s_per_check");
+        bfc_jw_obj_begin(&j);
+        for (int r = 0; r < n_run; r++) bfc_jw_kv_num(&j, run[r]->id, wall[r]);
+        bfc_jw_obj_end(&j);
+        bfc_jw_obj_end(&j);
+        if (bfc_jw_write_file(&j, json_path)) io_fail = 1;
+        bfc_jw_free(&j);
+        if (io_fail) fprintf(stderr, "bfc_check: writing the results in %s failed\n", out_dir);
+    }
+
+    printf("\n");
+    if (ctx.n_reported || ctx.n_skip)
+        printf("(%d reported, %d skipped: counted as neither passed nor failed)\n",
+               ctx.n_reported, ctx.n_skip);
+    printf("%d passed, %d failed\n", ctx.n_pass, ctx.n_fail);
+    return ctx.n_fail || io_fail ? 1 : 0;
+}

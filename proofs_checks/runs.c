@@ -1,0 +1,171 @@
+/* runs.c: training runs for the claim checks, with a process-wide cache of results. */
+#include "runs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "learner.h"
+#include "rng.h"
+#include "target.h"
+
+void bfc_check_run_defaults(bfc_check_run_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    s->d = 20;
+    s->L = 3;
+    s->k = 3;
+    s->gap = 0.1;
+    s->n = 20000;
+    s->n_test = 10000;
+    s->steps = 3000;
+    s->schedule = BFC_SCHED_E2E;
+    s->depth = 0;
+    s->clamp = 0.0;
+    s->clip = 0.0;
+    s->seed = 0;
+}
+
+int bfc_check_run_is_spec6(const bfc_check_run_spec *s)
+{
+    bfc_check_run_spec r;
+    bfc_check_run_defaults(&r);
+    return s->d == r.d && s->L == r.L && s->k == r.k && s->gap == r.gap && s->n == r.n &&
+           s->n_test == r.n_test && s->steps == r.steps && s->clamp == r.clamp &&
+           s->clip == r.clip;
+}
+
+const char *bfc_check_run_describe(const bfc_check_run_spec *s, char *buf, size_t cap)
+{
+    int w = snprintf(buf, cap, "d=%d L=%d k=%d g=%g n=%d steps=%d/stage", s->d, s->L, s->k,
+                     s->gap, s->n, s->steps);
+    if (w > 0 && (size_t)w < cap && (s->clamp > 0 || s->clip > 0))
+        snprintf(buf + w, cap - (size_t)w, " clamp=%g clip=%g", s->clamp, s->clip);
+    return buf;
+}
+
+/* ---- the cache: a growing array of (spec, result) ---- */
+typedef struct {
+    bfc_check_run_spec spec;
+    bfc_check_run_result result;
+} cached_run;
+
+static cached_run *cache = NULL;
+static size_t n_cache = 0, cap_cache = 0;
+
+static int spec_equal(const bfc_check_run_spec *a, const bfc_check_run_spec *b)
+{
+    return a->d == b->d && a->L == b->L && a->k == b->k && a->gap == b->gap && a->n == b->n &&
+           a->n_test == b->n_test && a->steps == b->steps && a->schedule == b->schedule &&
+           a->depth == b->depth && a->clamp == b->clamp && a->clip == b->clip &&
+           a->seed == b->seed;
+}
+
+static const bfc_check_run_result *cache_find(const bfc_check_run_spec *s)
+{
+    for (size_t i = 0; i < n_cache; i++)
+        if (spec_equal(&cache[i].spec, s)) return &cache[i].result;
+    return NULL;
+}
+
+static int train_one(const bfc_check_run_spec *s, bfc_check_run_result *r)
+{
+    int st = BFC_OK;
+    bfc_target *t = NULL;
+    bfc_learner *lr = NULL;
+    bfc_data train, test;
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    memset(r, 0, sizeof *r);
+
+    bfc_target_config tc;
+    bfc_target_defaults(&tc);
+    tc.d = s->d;
+    tc.L = s->L;
+    for (int l = 2; l <= s->L; l++) tc.k[l] = s->k;
+    tc.gap = s->gap;
+    tc.seed = s->seed;
+    bfc_target_resolve(&tc);
+    if ((st = bfc_target_validate(&tc))) return st;
+    if (!(t = bfc_target_new(&tc, &st))) return st;
+    if ((st = bfc_data_make(t, s->n, s->seed, BFC_STREAM_TRAIN, &train)) ||
+        (st = bfc_data_make(t, s->n_test, s->seed, BFC_STREAM_TEST, &test)))
+        goto out;
+
+    bfc_learner_config lc;
+    bfc_learner_defaults(&lc);
+    lc.clamp = s->clamp;
+    lc.seed = s->seed;
+    bfc_train_config cfg;
+    bfc_train_defaults(&cfg);
+    cfg.schedule = s->schedule;
+    cfg.depth = s->depth;
+    cfg.steps = s->steps;
+    cfg.clip = s->clip;
+    cfg.seed = s->seed;
+    cfg.eval_every = s->steps; /* evaluate at stage ends only: the checks need nothing else */
+    if (!(lr = bfc_learner_new(bfc_target_config_of(t), &lc, cfg.batch, &st))) goto out;
+
+    st = bfc_train(lr, t, &train, &test, &cfg, NULL, NULL, &r->res);
+    if (st == BFC_OK || st == BFC_EDIVERGED) {
+        r->status = st;
+        r->test_error = r->res.test_error;
+        for (int l = 2; l <= s->L; l++) r->share[l] = bfc_target_share(t, l);
+        st = BFC_OK;
+    }
+out:
+    bfc_learner_free(lr);
+    bfc_data_free(&train);
+    bfc_data_free(&test);
+    bfc_target_free(t);
+    return st;
+}
+
+int bfc_check_run(const bfc_check_run_spec *s, const char *tag, const bfc_check_run_result **out)
+{
+    *out = cache_find(s);
+    if (*out) return BFC_OK;
+    if (n_cache == cap_cache) {
+        size_t nc = cap_cache ? 2 * cap_cache : 32;
+        cached_run *p = realloc(cache, nc * sizeof *p);
+        if (!p) return bfc_fail(BFC_ENOMEM, "out of memory for the run cache");
+        cache = p;
+        cap_cache = nc;
+    }
+    cached_run *c = &cache[n_cache];
+    c->spec = *s;
+    int st = train_one(s, &c->result);
+    if (st) return st;
+    n_cache++;
+    char sched[32];
+    bfc_schedule_name(s->schedule, s->depth, sched, sizeof sched);
+    fprintf(stderr, "  [%s] %-9s L=%d g=%g seed %llu: error %.3e%s (%.1f s)\n", tag, sched, s->L,
+            s->gap, (unsigned long long)s->seed, c->result.test_error,
+            c->result.status == BFC_EDIVERGED ? " DIVERGED" : "", c->result.res.wall_s);
+    *out = &c->result;
+    return BFC_OK;
+}
+
+double bfc_check_fe_after_stage(const bfc_check_run_result *r, int top, int l)
+{
+    for (int si = 0; si < r->res.n_stages; si++)
+        if (r->res.stage_top[si] == top) return r->res.fe_end_of_stage[si][l];
+    return NAN;
+}
+
+int bfc_check_main_configs(int size, bfc_check_run_spec specs[4], const char *names[4])
+{
+    int n = 0;
+    bfc_check_run_defaults(&specs[n]);
+    names[n++] = "L3";
+    if (size == BFC_CHECK_FULL) {
+        bfc_check_run_defaults(&specs[n]);
+        specs[n].L = 4;
+        specs[n].clamp = 6.0;
+        specs[n].clip = 1.0;
+        names[n++] = "L4";
+    }
+    return n;
+}
