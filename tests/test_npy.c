@@ -353,8 +353,9 @@ static int have_numpy(void)
 Test(npy, exchanges_files_with_numpy)
 {
     if (!have_numpy()) {
-        cr_log_warn("numpy not importable by %s (set BFC_PYTHON to choose another Python): "
-                    "skipping the NumPy exchange test", python());
+        /* fprintf, not cr_log_warn: Criterion 2.4 exits 1 after a logged-then-skipped test */
+        fprintf(stderr, "npy::exchanges_files_with_numpy skipped: numpy not importable by %s "
+                        "(set BFC_PYTHON to choose another Python)\n", python());
         cr_skip_test("numpy not available");
     }
     double x[6] = {0.1, -2.0, 1e-300, 3.0, 4.5, -0.0};
