@@ -189,8 +189,13 @@ int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
 {
     bfc_target_config *c = &p->target;
     int st = BFC_OK;
-    if (!strcmp(name, "d")) st = bfc_parse_int("--d", val, 1, 100000, &c->d);
-    else if (!strcmp(name, "L")) st = bfc_parse_int("--L", val, 2, BFC_MAX_L, &c->L);
+    if (!strcmp(name, "d")) {
+        st = bfc_parse_int("--d", val, 1, 100000, &c->d);
+        p->d_set = 1;
+    } else if (!strcmp(name, "L")) {
+        st = bfc_parse_int("--L", val, 2, BFC_MAX_L, &c->L);
+        p->L_set = 1;
+    }
     else if (!strcmp(name, "k"))
         st = bfc_parse_int_list("--k", val, 1, BFC_MAX_K, p->k_list, BFC_MAX_L - 1, &p->n_k);
     else if (!strcmp(name, "J")) {
@@ -227,7 +232,10 @@ int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
         else if (!strcmp(val, "classification")) c->task = BFC_TASK_CLASSIFICATION;
         else st = bfc_fail(BFC_EINVAL, "--task must be regression or classification (got '%s')", val);
     } else if (!strcmp(name, "n-ref")) st = bfc_parse_long("--n-ref", val, 1000, 100000000L, &c->n_ref);
-    else if (!strcmp(name, "n")) st = bfc_parse_int("--n", val, 1, 100000000, &p->n);
+    else if (!strcmp(name, "n")) {
+        st = bfc_parse_int("--n", val, 1, 100000000, &p->n);
+        p->n_set = 1;
+    }
     else if (!strcmp(name, "n-test")) st = bfc_parse_int("--n-test", val, 10, 100000000, &p->n_test);
     else if (!strcmp(name, "seed")) st = bfc_parse_u64("--seed", val, &p->seed);
     else if (!strcmp(name, "target-seed")) {
@@ -278,13 +286,32 @@ int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_
     if (p->data_dir[0]) {
         *t = bfc_target_load(p->data_dir, &st);
         if (!*t) return st;
-        int d = bfc_target_config_of(*t)->d;
-        if ((st = bfc_data_load(p->data_dir, "train", d, train)) ||
+        const bfc_target_config *c = bfc_target_config_of(*t);
+        int d = c->d;
+        if (p->d_set && p->target.d != d)
+            st = bfc_fail(BFC_EINVAL, "--data %s holds a target with d = %d but --d %d was given",
+                          p->data_dir, d, p->target.d);
+        else if (p->L_set && p->target.L != c->L)
+            st = bfc_fail(BFC_EINVAL, "--data %s holds a target with L = %d but --L %d was given",
+                          p->data_dir, c->L, p->target.L);
+        if (st || (st = bfc_data_load(p->data_dir, "train", d, train)) ||
             (st = bfc_data_load(p->data_dir, "test", d, test))) {
             bfc_target_free(*t);
             bfc_data_free(train);
             *t = NULL;
             return st;
+        }
+        if (p->n_set) {
+            if (p->n > train->n) {
+                st = bfc_fail(BFC_EINVAL, "--n %d exceeds the %d training points in %s", p->n,
+                              train->n, p->data_dir);
+                bfc_target_free(*t);
+                bfc_data_free(train);
+                bfc_data_free(test);
+                *t = NULL;
+                return st;
+            }
+            train->n = p->n; /* the first n points: nested training sets */
         }
         return BFC_OK;
     }

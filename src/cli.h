@@ -59,6 +59,8 @@ typedef struct {
     int json;               /* --json: one JSON object on stdout at the end */
     int quiet;              /* --quiet: no progress */
     int threads;            /* --threads: BLAS threads (default 1) */
+    int d_set, L_set;       /* --d / --L given explicitly (checked against --data) */
+    int n_set;              /* --n given explicitly (with --data: use the first n points) */
 } bfc_problem;
 
 extern const bfc_opt bfc_problem_opts[];

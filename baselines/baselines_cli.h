@@ -1,0 +1,9 @@
+/* baselines_cli.h: the baselines' subcommand for the bfc command-line tool. */
+#ifndef BFC_BASELINES_CLI_H
+#define BFC_BASELINES_CLI_H
+
+/* `bfc fit`: full argv (argv[1] == "fit"); returns the exit status (0 ok, 1 failure,
+ * 2 bad usage or a run that would not fit in memory). */
+int bfc_cmd_fit(int argc, char **argv);
+
+#endif

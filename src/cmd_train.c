@@ -1,0 +1,390 @@
+/* cmd_train.c: `bfc gen` (a target and its data sets, saved) and `bfc train` (the learner
+ * under one schedule, with the training curve, the summary JSON and long-format CSV). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "cli.h"
+#include "commands.h"
+#include "fsutil.h"
+#include "learner.h"
+#include "train.h"
+
+/* ---- bfc gen ------------------------------------------------------------------------- */
+
+static int gen_opt(void *ctx, const char *name, const char *val)
+{
+    int r = bfc_problem_option(ctx, name, val);
+    return r < 0 ? -r : BFC_OK;
+}
+
+static void print_shares(FILE *f, const bfc_target *t)
+{
+    const bfc_target_config *c = bfc_target_config_of(t);
+    fprintf(f, "layer shares v_l = Var(alpha_l |S*_l|^2)/Var(G*):");
+    for (int l = 2; l <= c->L; l++) fprintf(f, "  v_%d = %.4g", l, bfc_target_share(t, l));
+    fprintf(f, "  (Var G* = %.4g)\n", bfc_target_variance(t));
+}
+
+int bfc_cmd_gen(int argc, char **argv)
+{
+    bfc_problem p;
+    bfc_problem_defaults(&p);
+    const bfc_opt *tables[] = {bfc_problem_opts, NULL};
+    int help, st = bfc_opt_parse(argc, argv, 2, tables, gen_opt, &p, &help, NULL, NULL);
+    if (help) {
+        printf("usage: bfc gen [options] --out DIR\n\n"
+               "Draw a hierarchical target (SPEC §1) and its training and test sets, and save\n"
+               "them in DIR: target.json (configuration, alpha, standardisation constants,\n"
+               "shares), W_<l>_<j>.npy, train_{x,y,g}.npy, test_{x,y,g}.npy (NumPy format;\n"
+               "y = labels as a learner sees them, g = noiseless G*). Any bfc command reads\n"
+               "them back with --data DIR.\n\noptions:\n");
+        bfc_opt_print(stdout, tables);
+        return 0;
+    }
+    if (!st) st = bfc_problem_finish(&p);
+    if (!st && !p.out_dir[0]) st = bfc_fail(BFC_EINVAL, "bfc gen needs --out DIR");
+    if (!st && p.data_dir[0]) st = bfc_fail(BFC_EINVAL, "bfc gen draws data; --data is not allowed");
+    if (!st) st = bfc_check_writable_dir(p.out_dir);
+    if (st) {
+        fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
+        return 2;
+    }
+    bfc_blas_set_threads(p.threads);
+    double t0 = bfc_wall_seconds();
+    bfc_target *t;
+    bfc_data train, test;
+    if ((st = bfc_problem_load(&p, &t, &train, &test))) {
+        fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
+        return 1;
+    }
+    if ((st = bfc_target_save(t, p.out_dir)) || (st = bfc_data_save(&train, p.out_dir, "train")) ||
+        (st = bfc_data_save(&test, p.out_dir, "test"))) {
+        fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
+    } else if (!p.quiet) {
+        fprintf(stderr, "bfc gen: wrote target, %d training and %d test points to %s (%.1fs)\n",
+                train.n, test.n, p.out_dir, bfc_wall_seconds() - t0);
+        print_shares(stderr, t);
+    }
+    if (!st && p.json) {
+        bfc_jw j;
+        bfc_jw_init(&j);
+        bfc_jw_obj_begin(&j);
+        bfc_target_describe(t, &j);
+        bfc_jw_kv_int(&j, "n", train.n);
+        bfc_jw_kv_int(&j, "n_test", test.n);
+        bfc_jw_kv_str(&j, "out", p.out_dir);
+        bfc_jw_obj_end(&j);
+        printf("%s\n", j.buf);
+        bfc_jw_free(&j);
+    }
+    bfc_data_free(&train);
+    bfc_data_free(&test);
+    bfc_target_free(t);
+    return st ? 1 : 0;
+}
+
+/* ---- bfc train ----------------------------------------------------------------------- */
+
+typedef struct {
+    bfc_problem p;
+    bfc_learner_config lc;
+    bfc_train_config tc;
+    int lr_set;
+} train_args;
+
+static const bfc_opt train_opts[] = {
+    {"schedule", 1, "S", "e2e (default), layerwise, joint, or depth=D (backward depth D)"},
+    {"steps", 1, "T", "steps per stage (default 3000; joint runs T*(L-1) steps)"},
+    {"batch", 1, "B", "minibatch size (default 256)"},
+    {"optimizer", 1, "O", "adam (default) or sgd (with momentum)"},
+    {"lr", 1, "ETA", "peak learning rate (default 3e-3 for adam, 1e-2 for sgd)"},
+    {"momentum", 1, "MU", "SGD momentum (default 0.9)"},
+    {"no-cosine", 0, "", "constant learning rate instead of cosine decay within each stage"},
+    {"clip", 1, "C", "clip the gradient's global norm to C (default 0 = off)"},
+    {"clamp", 1, "B", "clamp every sigma input of the learner to [-B, B] (default 0 = off)"},
+    {"lambda-tie", 1, "X", "weight of the tie |K^T K - W^T W|^2 (default 1)"},
+    {"lambda-wd", 1, "X", "weight decay (default 0)"},
+    {"m", 1, "M", "width of every output branch (default 2 * dim h_l)"},
+    {"width-mult", 1, "X", "output width m_l = X * dim h_l (default 2)"},
+    {"p-extra", 1, "P", "rows of R_j beyond k(k+1)/2 (default 2)"},
+    {"init-scale", 1, "X", "initial weights N(0, X^2/fan_in) (default 0.1)"},
+    {"eval-every", 1, "N", "evaluate on the test set every N steps (default 100)"},
+    {NULL, 0, NULL, NULL}};
+
+static int train_opt(void *ctx, const char *name, const char *val)
+{
+    train_args *a = ctx;
+    int r = bfc_problem_option(&a->p, name, val);
+    if (r < 0) return -r;
+    if (r > 0) return BFC_OK;
+    bfc_train_config *t = &a->tc;
+    bfc_learner_config *l = &a->lc;
+    if (!strcmp(name, "schedule")) return bfc_schedule_parse(val, &t->schedule, &t->depth);
+    if (!strcmp(name, "steps")) return bfc_parse_int("--steps", val, 1, 100000000, &t->steps);
+    if (!strcmp(name, "batch")) return bfc_parse_int("--batch", val, 1, 65536, &t->batch);
+    if (!strcmp(name, "optimizer")) {
+        if (!strcmp(val, "adam")) t->optimizer = BFC_OPT_ADAM;
+        else if (!strcmp(val, "sgd")) t->optimizer = BFC_OPT_SGD;
+        else return bfc_fail(BFC_EINVAL, "--optimizer must be adam or sgd (got '%s')", val);
+        return BFC_OK;
+    }
+    if (!strcmp(name, "lr")) {
+        a->lr_set = 1;
+        return bfc_parse_double("--lr", val, 1e-12, 1e3, &t->lr);
+    }
+    if (!strcmp(name, "momentum")) return bfc_parse_double("--momentum", val, 0, 0.999999, &t->momentum);
+    if (!strcmp(name, "no-cosine")) {
+        t->cosine = 0;
+        return BFC_OK;
+    }
+    if (!strcmp(name, "clip")) return bfc_parse_double("--clip", val, 0, 1e12, &t->clip);
+    if (!strcmp(name, "clamp")) return bfc_parse_double("--clamp", val, 0, 1e12, &l->clamp);
+    if (!strcmp(name, "lambda-tie")) return bfc_parse_double("--lambda-tie", val, 0, 1e12, &l->lambda_tie);
+    if (!strcmp(name, "lambda-wd")) return bfc_parse_double("--lambda-wd", val, 0, 1e12, &l->lambda_wd);
+    if (!strcmp(name, "m")) return bfc_parse_int("--m", val, 1, 100000, &l->m);
+    if (!strcmp(name, "width-mult")) return bfc_parse_double("--width-mult", val, 1e-3, 64, &l->width_mult);
+    if (!strcmp(name, "p-extra")) return bfc_parse_int("--p-extra", val, 0, 1000, &l->p_extra);
+    if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &l->init_scale);
+    if (!strcmp(name, "eval-every")) return bfc_parse_int("--eval-every", val, 1, 100000000, &t->eval_every);
+    return bfc_fail(BFC_EINVAL, "unhandled option --%s", name);
+}
+
+typedef struct {
+    FILE *f;
+    int L;
+} curve_ctx;
+
+static void curve_log(const bfc_train_point *pt, void *ctx)
+{
+    curve_ctx *c = ctx;
+    if (!c->f) return;
+    fprintf(c->f, "%d,%d,%ld,%.6g,%.10g,%.10g", pt->stage, pt->step, pt->global_step, pt->lr,
+            pt->loss, pt->test_error);
+    for (int l = 2; l < c->L; l++) fprintf(c->f, ",%.10g", pt->feature_error[l]);
+    fprintf(c->f, ",%.4f\n", pt->wall_s);
+}
+
+static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
+                         const bfc_learner *lr, const bfc_train_result *r, int n, int n_test,
+                         int status)
+{
+    const bfc_target_config *c = bfc_target_config_of(t);
+    char sched[32];
+    bfc_jw_obj_begin(j);
+    bfc_jw_kv_str(j, "method", "learner");
+    bfc_jw_kv_str(j, "schedule", bfc_schedule_name(a->tc.schedule, a->tc.depth, sched, sizeof sched));
+    bfc_jw_kv_int(j, "d", c->d);
+    bfc_jw_kv_int(j, "L", c->L);
+    bfc_jw_key(j, "k");
+    bfc_jw_int_array(j, c->k + 2, (size_t)(c->L - 1));
+    bfc_jw_kv_int(j, "n", n);
+    bfc_jw_kv_int(j, "n_test", n_test);
+    bfc_jw_kv_int(j, "seed", (long long)a->p.seed);
+    bfc_jw_kv_int(j, "target_seed", (long long)c->seed);
+    bfc_jw_kv_str(j, "status", status == BFC_OK ? "ok" : bfc_status_name(status));
+    if (r->message[0]) bfc_jw_kv_str(j, "message", r->message);
+    bfc_jw_kv_num(j, "test_error", r->test_error);
+    if (c->task == BFC_TASK_CLASSIFICATION) bfc_jw_kv_num(j, "class_error", r->class_error);
+    double sh[BFC_MAX_L];
+    for (int l = 2; l <= c->L; l++) sh[l - 2] = bfc_target_share(t, l);
+    bfc_jw_key(j, "shares");
+    bfc_jw_num_array(j, sh, (size_t)(c->L - 1));
+    bfc_jw_key(j, "feature_error");
+    bfc_jw_num_array(j, r->feature_error + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
+    bfc_jw_key(j, "feature_error_end_of_stage");
+    bfc_jw_arr_begin(j);
+    for (int s = 0; s < r->n_stages; s++)
+        bfc_jw_num_array(j, r->fe_end_of_stage[s] + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
+    bfc_jw_arr_end(j);
+    bfc_jw_key(j, "test_error_end_of_stage");
+    bfc_jw_num_array(j, r->test_error_end_of_stage, (size_t)r->n_stages);
+    bfc_jw_kv_int(j, "steps", r->steps);
+    bfc_jw_kv_int(j, "steps_per_stage", a->tc.steps);
+    bfc_jw_kv_int(j, "batch", a->tc.batch);
+    bfc_jw_kv_str(j, "optimizer", a->tc.optimizer == BFC_OPT_ADAM ? "adam" : "sgd");
+    bfc_jw_kv_num(j, "lr", a->tc.lr);
+    bfc_jw_kv_bool(j, "cosine", a->tc.cosine);
+    bfc_jw_kv_num(j, "clip", a->tc.clip);
+    bfc_jw_kv_num(j, "clamp", a->lc.clamp);
+    bfc_jw_kv_num(j, "lambda_tie", a->lc.lambda_tie);
+    bfc_jw_kv_num(j, "lambda_wd", a->lc.lambda_wd);
+    bfc_jw_key(j, "m");
+    {
+        int ms[BFC_MAX_L];
+        for (int l = 2; l <= c->L; l++) ms[l - 2] = bfc_learner_width(lr, l);
+        bfc_jw_int_array(j, ms, (size_t)(c->L - 1));
+    }
+    bfc_jw_kv_int(j, "n_params", (long long)bfc_learner_nparams(lr));
+    bfc_jw_kv_num(j, "wall_s", r->wall_s);
+    bfc_jw_kv_num(j, "cpu_s", r->cpu_s);
+    bfc_jw_kv_num(j, "train_s", r->train_s);
+    bfc_jw_kv_num(j, "us_per_step", r->us_per_step);
+    bfc_jw_kv_num(j, "step_gflops", r->train_s > 0 ? r->step_flops * 1e-3 / r->us_per_step : 0.0);
+    bfc_jw_kv_int(j, "peak_rss_bytes", (long long)bfc_peak_rss_bytes());
+    bfc_jw_key(j, "target");
+    bfc_jw_obj_begin(j);
+    bfc_target_describe(t, j);
+    bfc_jw_obj_end(j);
+    bfc_meta_write(j);
+    bfc_jw_obj_end(j);
+}
+
+static int write_result_csv(const char *path, const train_args *a, const bfc_target *t,
+                            const bfc_train_result *r, int n)
+{
+    const bfc_target_config *c = bfc_target_config_of(t);
+    bfc_afile *af = bfc_afile_open(path);
+    if (!af) return BFC_EIO;
+    FILE *f = bfc_afile_fp(af);
+    char sched[32];
+    bfc_schedule_name(a->tc.schedule, a->tc.depth, sched, sizeof sched);
+    fprintf(f, "method,d,L,n,seed,metric,value\n");
+#define ROW(metric, v) fprintf(f, "%s,%d,%d,%d,%llu,%s,%.10g\n", sched, c->d, c->L, n, \
+                               (unsigned long long)a->p.seed, metric, (double)(v))
+    ROW("test_error", r->test_error);
+    char name[64];
+    for (int l = 2; l < c->L; l++) {
+        snprintf(name, sizeof name, "feature_error_%d", l);
+        ROW(name, r->feature_error[l]);
+    }
+    for (int s = 0; s < r->n_stages; s++)
+        for (int l = 2; l < c->L; l++) {
+            snprintf(name, sizeof name, "feature_error_%d_stage_%d", l, r->stage_top[s]);
+            ROW(name, r->fe_end_of_stage[s][l]);
+        }
+    for (int l = 2; l <= c->L; l++) {
+        snprintf(name, sizeof name, "share_%d", l);
+        ROW(name, bfc_target_share(t, l));
+    }
+    ROW("wall_s", r->wall_s);
+    ROW("us_per_step", r->us_per_step);
+    ROW("steps", r->steps);
+#undef ROW
+    return bfc_afile_commit(af);
+}
+
+int bfc_cmd_train(int argc, char **argv)
+{
+    train_args a;
+    memset(&a, 0, sizeof a);
+    bfc_problem_defaults(&a.p);
+    bfc_learner_defaults(&a.lc);
+    bfc_train_defaults(&a.tc);
+    const bfc_opt *tables[] = {bfc_problem_opts, train_opts, NULL};
+    int help, st = bfc_opt_parse(argc, argv, 2, tables, train_opt, &a, &help, NULL, NULL);
+    if (help) {
+        printf("usage: bfc train [options]\n\n"
+               "Train the paper's learner (SPEC §2) on a hierarchical target under one schedule\n"
+               "and report the relative test error E(F-G*)^2/Var(G*) and the feature error of\n"
+               "layers 2..L-1 (evaluated every --eval-every steps). Defaults run the SPEC §6\n"
+               "configuration: d=20, L=3, k=3, gap 0.1, n=20000, Adam 3e-3 cosine, 3000\n"
+               "steps per stage, batch 256.\n\n"
+               "With --out DIR: DIR/curve.csv (stage, step, loss, test error, feature errors),\n"
+               "DIR/result.csv (long format), DIR/result.json (summary, configuration, BLAS).\n"
+               "Ctrl-C stops after the current step and still writes the results.\n\n"
+               "options:\n");
+        bfc_opt_print(stdout, tables);
+        return 0;
+    }
+    if (!st) st = bfc_problem_finish(&a.p);
+    if (!st && !a.lr_set && a.tc.optimizer == BFC_OPT_SGD) a.tc.lr = 1e-2;
+    a.tc.seed = a.p.seed;
+    a.lc.seed = a.p.seed;
+    a.tc.progress = !a.p.quiet;
+    int L = a.p.target.L;
+    if (!st) st = bfc_train_validate(&a.tc, L, a.p.data_dir[0] ? a.tc.batch : a.p.n);
+    if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);
+    if (st) {
+        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+        return 2;
+    }
+    bfc_blas_set_threads(a.p.threads);
+    a.tc.stop = bfc_install_stop_handler();
+
+    bfc_target *t = NULL;
+    bfc_data train, test;
+    if ((st = bfc_problem_load(&a.p, &t, &train, &test))) {
+        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+        return 1;
+    }
+    const bfc_target_config *c = bfc_target_config_of(t);
+    if ((st = bfc_train_validate(&a.tc, c->L, train.n))) {
+        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+        bfc_target_free(t);
+        bfc_data_free(&train);
+        bfc_data_free(&test);
+        return 2;
+    }
+    int bmax = a.tc.batch > 1024 ? a.tc.batch : 1024;
+    bfc_learner *lr = bfc_learner_new(c, &a.lc, bmax, &st);
+    if (!lr) {
+        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+        bfc_target_free(t);
+        bfc_data_free(&train);
+        bfc_data_free(&test);
+        return 2;
+    }
+    char sched[32];
+    bfc_note(a.p.quiet, "bfc train: %s, d=%d L=%d n=%d seed=%llu, %zu parameters, BLAS %s x%d\n",
+             bfc_schedule_name(a.tc.schedule, a.tc.depth, sched, sizeof sched), c->d, c->L,
+             train.n, (unsigned long long)a.p.seed, bfc_learner_nparams(lr), bfc_blas_core(),
+             bfc_blas_threads());
+
+    curve_ctx cc = {NULL, c->L};
+    bfc_afile *curve = NULL;
+    char path[4096];
+    if (a.p.out_dir[0]) {
+        if ((st = bfc_path_join(path, sizeof path, a.p.out_dir, "curve.csv")) == BFC_OK)
+            curve = bfc_afile_open(path);
+        if (!curve) {
+            fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+            st = BFC_EIO;
+            goto out;
+        }
+        cc.f = bfc_afile_fp(curve);
+        fprintf(cc.f, "stage,step,global_step,lr,loss,test_error");
+        for (int l = 2; l < c->L; l++) fprintf(cc.f, ",fe_%d", l);
+        fprintf(cc.f, ",wall_s\n");
+    }
+    bfc_train_result res;
+    int tst = bfc_train(lr, t, &train, &test, &a.tc, curve_log, &cc, &res);
+    if (tst && tst != BFC_EDIVERGED && tst != BFC_EINTR) {
+        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+        bfc_afile_abort(curve);
+        st = tst;
+        goto out;
+    }
+    if (res.message[0]) fprintf(stderr, "bfc train: %s\n", res.message);
+    bfc_note(a.p.quiet, "bfc train: test error %.4g", res.test_error);
+    for (int l = 2; l < c->L; l++) bfc_note(a.p.quiet, ", feature error %d: %.3g", l, res.feature_error[l]);
+    bfc_note(a.p.quiet, "; %ld steps in %.2fs (%.1f us/step)\n", res.steps, res.wall_s, res.us_per_step);
+
+    bfc_jw j;
+    bfc_jw_init(&j);
+    summary_json(&j, &a, t, lr, &res, train.n, test.n, tst);
+    if (a.p.out_dir[0]) {
+        int w = bfc_afile_commit(curve);
+        curve = NULL;
+        if (!w && !(w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.json")))
+            w = bfc_jw_write_file(&j, path);
+        if (!w && !(w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.csv")))
+            w = write_result_csv(path, &a, t, &res, train.n);
+        if (w) {
+            fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+            st = w;
+        }
+    }
+    if (a.p.json) printf("%s\n", j.buf);
+    bfc_jw_free(&j);
+    if (!st) st = tst;
+out:
+    bfc_learner_free(lr);
+    bfc_target_free(t);
+    bfc_data_free(&train);
+    bfc_data_free(&test);
+    if (st == BFC_EINTR) return 130;
+    return st ? 1 : 0;
+}
