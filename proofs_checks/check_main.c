@@ -126,7 +126,7 @@ void bfc_check_say(bfc_check_ctx *ctx, const char *fmt, ...)
 void bfc_check_series(bfc_check_ctx *ctx, const char *cas, const char *metric, const char *label,
                       const double *v, int n)
 {
-    printf("    %-26s", label);
+    printf("    %-30s", label);
     for (int i = 0; i < n; i++) {
         char seed[32];
         printf(" %10.3e", v[i]);
@@ -141,7 +141,7 @@ void bfc_check_series(bfc_check_ctx *ctx, const char *cas, const char *metric, c
 void bfc_check_value(bfc_check_ctx *ctx, const char *cas, const char *metric, const char *label,
                      double v)
 {
-    printf("    %-26s %.4g\n", label, v);
+    printf("    %-30s %.4g\n", label, v);
     csv_row(ctx, cas, "-", metric, v);
     fflush(stdout);
 }
