@@ -1,0 +1,241 @@
+/* twolayer.c: forward, backward and Adam training of the wide two-layer ReLU baseline. */
+#include "twolayer.h"
+
+#include <cblas.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "rng.h"
+
+#define EVAL_CHUNK 1024 /* rows per forward call when predicting */
+
+void bfc_twolayer_defaults(bfc_twolayer_config *c)
+{
+    c->width = 1024;
+    c->steps = 6000;
+    c->batch = 256;
+    c->lr = 1e-3;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-8;
+    c->a_scale = 0.1;
+    c->standardize = 1;
+    c->eval_every = 500;
+    c->progress = 0;
+    c->seed = 0;
+}
+
+int bfc_twolayer_validate(const bfc_twolayer_config *c)
+{
+    if (c->width < 1 || c->width > 1 << 24)
+        return bfc_fail(BFC_EINVAL, "two-layer width must be in 1..16777216 (got %d)", c->width);
+    if (c->steps < 1)
+        return bfc_fail(BFC_EINVAL, "two-layer steps must be >= 1 (got %d)", c->steps);
+    if (c->batch < 1 || c->batch > 65536)
+        return bfc_fail(BFC_EINVAL, "two-layer batch must be in 1..65536 (got %d)", c->batch);
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return bfc_fail(BFC_EINVAL, "two-layer lr must be positive and finite (got %g)", c->lr);
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0))
+        return bfc_fail(BFC_EINVAL, "two-layer Adam needs beta1, beta2 in [0, 1) and eps > 0");
+    if (!(c->a_scale >= 0) || !isfinite(c->a_scale))
+        return bfc_fail(BFC_EINVAL, "two-layer a_scale must be >= 0 (got %g)", c->a_scale);
+    if (c->eval_every < 1)
+        return bfc_fail(BFC_EINVAL, "two-layer eval_every must be >= 1 (got %d)", c->eval_every);
+    return BFC_OK;
+}
+
+size_t bfc_twolayer_nparams(int d, int m) { return (size_t)m * d + 2 * (size_t)m + 1; }
+
+void bfc_twolayer_forward(const double *theta, int d, int m, const double *X, int B, double *out,
+                          double *A)
+{
+    const double *W = theta, *b = theta + (size_t)m * d, *a = b + m, c = a[m];
+    /* A = relu(X Wᵀ + b) */
+    for (int r = 0; r < B; r++) memcpy(A + (size_t)r * m, b, sizeof(double) * (size_t)m);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, m, d, 1.0, X, d, W, d, 1.0, A, m);
+    for (size_t i = 0; i < (size_t)B * m; i++) A[i] = A[i] > 0.0 ? A[i] : 0.0;
+    for (int r = 0; r < B; r++) out[r] = c;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, B, m, 1.0, A, m, a, 1, 1.0, out, 1);
+}
+
+double bfc_twolayer_loss_grad(const double *theta, int d, int m, const double *X, const double *y,
+                              int B, double *grad, double *work)
+{
+    double *A = work, *e = work + (size_t)B * m;
+    const double *a = theta + (size_t)m * d + m;
+    double *gW = grad, *gb = grad + (size_t)m * d, *ga = gb + m, *gc = ga + m;
+    bfc_twolayer_forward(theta, d, m, X, B, e, A);
+    /* e = d loss / d out = 2 (out − y) / B */
+    double loss = 0.0, sum_e = 0.0;
+    for (int r = 0; r < B; r++) {
+        double res = e[r] - y[r];
+        loss += res * res;
+        e[r] = 2.0 * res / B;
+        sum_e += e[r];
+    }
+    *gc = sum_e;
+    /* ga = Aᵀ e; then A becomes dZ = e aᵀ ⊙ [Z > 0] (A > 0 exactly where Z > 0) */
+    cblas_dgemv(CblasRowMajor, CblasTrans, B, m, 1.0, A, m, e, 1, 0.0, ga, 1);
+    memset(gb, 0, sizeof(double) * (size_t)m);
+    for (int r = 0; r < B; r++) {
+        double *Ar = A + (size_t)r * m;
+        const double er = e[r];
+        for (int i = 0; i < m; i++) {
+            Ar[i] = Ar[i] > 0.0 ? er * a[i] : 0.0;
+            gb[i] += Ar[i];
+        }
+    }
+    /* gW = dZᵀ X */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, d, B, 1.0, A, m, X, d, 0.0, gW, d);
+    return loss / B;
+}
+
+/* pred (n) = f(x) for X (n, d), in chunks; A (EVAL_CHUNK, m) scratch; mapped back by mu, sd. */
+static void predict(const double *theta, int d, int m, const double *X, int n, double mu, double sd,
+                    double *pred, double *A)
+{
+    for (int i = 0; i < n; i += EVAL_CHUNK) {
+        int B = n - i < EVAL_CHUNK ? n - i : EVAL_CHUNK;
+        bfc_twolayer_forward(theta, d, m, X + (size_t)i * d, B, pred + i, A);
+    }
+    for (int i = 0; i < n; i++) pred[i] = mu + sd * pred[i];
+}
+
+static void fmt_eta(double s, char *buf, size_t cap)
+{
+    if (!isfinite(s) || s < 0) snprintf(buf, cap, "?");
+    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, cap, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+    else snprintf(buf, cap, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
+}
+
+int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const bfc_data *test,
+                     bfc_twolayer_result *res)
+{
+    const double t0 = bfc_wall_seconds();
+    memset(res, 0, sizeof *res);
+    res->test_error = res->train_error = res->final_loss = NAN;
+    int st = bfc_twolayer_validate(c);
+    if (st) return st;
+    if (!train || !test || train->d != test->d || train->d < 1)
+        return bfc_fail(BFC_EINVAL, "two-layer: training and test sets must share d >= 1");
+    if (train->n < c->batch)
+        return bfc_fail(BFC_EINVAL, "two-layer: n (%d) must be at least the batch size (%d)",
+                        train->n, c->batch);
+    const int d = train->d, m = c->width, B = c->batch, n = train->n;
+    const size_t np = bfc_twolayer_nparams(d, m);
+    const int rows = B > EVAL_CHUNK ? B : EVAL_CHUNK;
+    res->n_params = np;
+    res->step_flops = 4.0 * B * m * d + 8.0 * B * m + 12.0 * (double)np;
+
+    /* one block: theta, grad, Adam moments; then batch buffers */
+    double *block = bfc_alloc_d(4 * np);
+    double *work = bfc_alloc_d((size_t)rows * (m + 1));
+    double *Xb = bfc_alloc_d((size_t)B * d), *yb = bfc_alloc_d((size_t)B);
+    int nmax = train->n > test->n ? train->n : test->n;
+    double *pred = bfc_alloc_d((size_t)nmax);
+    size_t *perm = malloc(sizeof(size_t) * (size_t)n);
+    gsl_rng *ri = bfc_rng_new(c->seed, BFC_STREAM_INIT), *rb = bfc_rng_new(c->seed, BFC_STREAM_BATCH);
+    if (!block || !work || !Xb || !yb || !pred || !perm || !ri || !rb) {
+        st = bfc_fail(BFC_ENOMEM, "two-layer: out of memory for width %d (%zu parameters)", m, np);
+        goto out;
+    }
+    double *theta = block, *grad = block + np, *m1 = block + 2 * np, *m2 = block + 3 * np;
+    bfc_rng_normal(ri, theta, (size_t)m * d, sqrt(2.0 / d));
+    bfc_rng_normal(ri, theta + (size_t)m * d + m, (size_t)m, c->a_scale / sqrt((double)m));
+
+    double mu = 0.0, sd = 1.0;
+    if (c->standardize) {
+        double s1 = 0.0, s2 = 0.0;
+        for (int i = 0; i < n; i++) s1 += train->y[i];
+        mu = s1 / n;
+        for (int i = 0; i < n; i++) s2 += (train->y[i] - mu) * (train->y[i] - mu);
+        sd = sqrt(s2 / n);
+        if (!(sd > 0) || !isfinite(sd)) sd = 1.0;
+        if (!isfinite(mu)) {
+            st = bfc_fail(BFC_ENUMERIC, "two-layer: the training labels are not finite");
+            goto out;
+        }
+    }
+
+    for (size_t i = 0; i < (size_t)n; i++) perm[i] = i;
+    gsl_ran_shuffle(rb, perm, (size_t)n, sizeof(size_t));
+    size_t cursor = 0;
+    double train_s = 0.0, loss_acc = 0.0;
+    int loss_cnt = 0;
+    for (long s = 0; s < c->steps; s++) {
+        const double ts = bfc_wall_seconds();
+        for (int b = 0; b < B; b++) {
+            if (cursor == (size_t)n) {
+                gsl_ran_shuffle(rb, perm, (size_t)n, sizeof(size_t));
+                cursor = 0;
+            }
+            size_t i = perm[cursor++];
+            memcpy(Xb + (size_t)b * d, train->X + i * d, sizeof(double) * (size_t)d);
+            yb[b] = (train->y[i] - mu) / sd;
+        }
+        double loss = bfc_twolayer_loss_grad(theta, d, m, Xb, yb, B, grad, work);
+        if (!isfinite(loss)) {
+            res->diverged = 1;
+            st = bfc_fail(BFC_EDIVERGED,
+                          "two-layer network diverged at step %ld of %d (loss %g); try a smaller "
+                          "lr (now %g, e.g. %g)",
+                          s, c->steps, loss, c->lr, c->lr / 10);
+            snprintf(res->message, sizeof res->message, "%s", bfc_last_error());
+            res->steps = s;
+            goto out;
+        }
+        const double lrate = c->lr * 0.5 * (1.0 + cos(M_PI * (double)s / (double)c->steps));
+        const double b1 = c->beta1, b2 = c->beta2;
+        const double c1 = 1.0 - pow(b1, (double)(s + 1)), c2 = 1.0 - pow(b2, (double)(s + 1));
+        for (size_t i = 0; i < np; i++) {
+            double g = grad[i];
+            m1[i] = b1 * m1[i] + (1.0 - b1) * g;
+            m2[i] = b2 * m2[i] + (1.0 - b2) * g * g;
+            theta[i] -= lrate * (m1[i] / c1) / (sqrt(m2[i] / c2) + c->eps);
+        }
+        train_s += bfc_wall_seconds() - ts;
+        loss_acc += loss;
+        loss_cnt++;
+        if ((s + 1) % c->eval_every == 0 || s + 1 == c->steps) {
+            res->final_loss = loss_acc / loss_cnt;
+            loss_acc = 0.0;
+            loss_cnt = 0;
+            if (c->progress) {
+                predict(theta, d, m, test->X, test->n, mu, sd, pred, work);
+                double te = bfc_relative_error(pred, test->g, test->n);
+                double el = bfc_wall_seconds() - t0;
+                char eta[32];
+                fmt_eta(el / (double)(s + 1) * (double)(c->steps - s - 1), eta, sizeof eta);
+                fprintf(stderr, "[two-layer m=%d] step %6ld/%d  loss %.3e  test %.3e  %.1fs  ETA %s\n",
+                        m, s + 1, c->steps, res->final_loss, te, el, eta);
+            }
+        }
+    }
+    res->steps = c->steps;
+    res->train_s = train_s;
+    res->us_per_step = 1e6 * train_s / (double)c->steps;
+    predict(theta, d, m, test->X, test->n, mu, sd, pred, work);
+    res->test_error = bfc_relative_error(pred, test->g, test->n);
+    predict(theta, d, m, train->X, train->n, mu, sd, pred, work);
+    res->train_error = bfc_relative_error(pred, train->g, train->n);
+    if (!isfinite(res->test_error)) {
+        st = bfc_fail(BFC_ENUMERIC, "two-layer: the test predictions are not finite");
+        snprintf(res->message, sizeof res->message, "%s", bfc_last_error());
+    }
+out:
+    if (ri) gsl_rng_free(ri);
+    if (rb) gsl_rng_free(rb);
+    bfc_free(block);
+    bfc_free(work);
+    bfc_free(Xb);
+    bfc_free(yb);
+    bfc_free(pred);
+    free(perm);
+    res->wall_s = bfc_wall_seconds() - t0;
+    return st;
+}
