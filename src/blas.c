@@ -183,7 +183,7 @@ void bfc_blas_autofix(int argc, char **argv)
     plan p;
     make_plan(&p);
     snprintf(fix_status, sizeof fix_status, "%s", p.status);
-    if (p.better[0])
+    if (p.better[0] && isatty(STDERR_FILENO)) /* once, for a person at a terminal */
         fprintf(stderr,
                 "bfc: note: %s=%s is set, but this CPU supports the faster %s kernels; unset "
                 "%s to let bfc choose\n",

@@ -16,7 +16,8 @@
 /* Call first thing in main(), before any threads or output. Environment:
  *   BFC_BLAS_AUTOFIX=0     do nothing (status "disabled")
  *   OPENBLAS_CORETYPE=X    respected as it is (status "env: OPENBLAS_CORETYPE=X"); if the
- *                          CPU supports a faster core, one note on stderr says so
+ *                          CPU supports a faster core, one note on stderr says so (when
+ *                          stderr is a terminal)
  *   otherwise              if bfc_blas_better_core() names a faster core for this CPU, set
  *                          OPENBLAS_CORETYPE to it, BFC_BLAS_REEXEC=1 and
  *                          BFC_BLAS_ORIG_CORE=<old core>, flush stdio and

@@ -212,7 +212,7 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     const long total_steps = stage_steps * nst;
     const int classif = tc->task == BFC_TASK_CLASSIFICATION;
 
-    double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds(), train_s = 0.0;
+    double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds(), train_s = 0.0, last_note = -1e9;
     long gstep = 0;
     memcpy(good, theta, sizeof(double) * np);
     for (int si = 0; si < nst && !st; si++) {
@@ -305,7 +305,9 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                 pt.wall_s = bfc_wall_seconds() - t0;
                 if (isfinite(pt.test_error)) memcpy(good, theta, sizeof(double) * np);
                 if (log) log(&pt, ctx);
-                if (cfg->progress) {
+                /* progress: at stage ends, and otherwise at most every 2 seconds */
+                if (cfg->progress && (last || pt.wall_s - last_note >= 2.0)) {
+                    last_note = pt.wall_s;
                     char eta[32];
                     double el = pt.wall_s;
                     fmt_eta(el / (double)gstep * (double)(total_steps - gstep), eta, sizeof eta);

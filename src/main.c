@@ -1,0 +1,65 @@
+/* main.c: the bfc command-line tool. This is the application layer: it dispatches to the
+ * subcommands of libbfc (gen, train) and of the baselines library (fit). */
+#include <stdio.h>
+#include <string.h>
+
+#include "baselines_cli.h"
+#include "bfc.h"
+#include "blas.h"
+#include "commands.h"
+
+
+static int cmd_info(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("bfc %s\nBLAS core: %s (%s), threads: %d\nCPU: %s\n", BFC_VERSION, bfc_blas_core(),
+           bfc_blas_fix_status(), bfc_blas_threads(), bfc_cpu_model());
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"gen", bfc_cmd_gen, "draw a hierarchical target and its data sets, save them (.npy + JSON)"},
+    {"train", bfc_cmd_train, "train the paper's learner under a schedule (e2e, layerwise, depth=D, joint)"},
+    {"fit", bfc_cmd_fit, "fit a baseline (krr, ntk, nngp, seqkernel, twolayer) on the same data"},
+    {"info", cmd_info, "print the version, the BLAS core in use and the CPU"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bfc <command> [options]   (bfc <command> --help for its options)\n\n"
+               "Backward Feature Correction suite: hierarchical targets, the paper's learner,\n"
+               "its training schedules and the baselines it is compared against.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nenvironment:\n"
+               "  BFC_BLAS_AUTOFIX=0   do not re-run with a better OPENBLAS_CORETYPE when\n"
+               "                       OpenBLAS picked a slower core than the CPU supports\n"
+               "  OPENBLAS_CORETYPE    if set, respected as given\n");
+}
+
+int main(int argc, char **argv)
+{
+    bfc_blas_autofix(argc, argv);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("bfc %s\n", BFC_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc, argv);
+    fprintf(stderr, "bfc: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,215 @@
+/* test_cli.c: the bfc command line end to end: bad input gets one clear message naming the
+ * flag or file and a non-zero exit, nothing half-written is left behind, the same seed gives
+ * the same result, and data written by `bfc gen` reproduces a direct run. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BFC BFC_BINARY_DIR "/bfc"
+
+static char out_buf[1 << 16], err_buf[1 << 16];
+
+static char *slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+    return buf;
+}
+
+/* Run "bfc <args>" with a small problem; capture stdout and stderr; return the exit code. */
+static int run(const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "BFC_BLAS_AUTOFIX=0 OPENBLAS_NUM_THREADS=1 %s %s >/tmp/bfc-cli-out.%d "
+             "2>/tmp/bfc-cli-err.%d",
+             BFC, args, (int)getpid(), (int)getpid());
+    int rc = system(cmd);
+    char p[64];
+    snprintf(p, sizeof p, "/tmp/bfc-cli-out.%d", (int)getpid());
+    slurp(p, out_buf, sizeof out_buf);
+    unlink(p);
+    snprintf(p, sizeof p, "/tmp/bfc-cli-err.%d", (int)getpid());
+    slurp(p, err_buf, sizeof err_buf);
+    unlink(p);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char *tmpdir(void)
+{
+    char *p = strdup("/tmp/bfc-cli-XXXXXX");
+    cr_assert_not_null(mkdtemp(p));
+    return p;
+}
+
+static int count_tmp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".tmp")) n++;
+    closedir(d);
+    return n;
+}
+
+#define DATA "--d 6 --n 512 --n-test 500 --n-ref 5000 --quiet"
+#define SMALL DATA " --steps 50"
+
+#define EXPECT_REJECTED(args, needle)                                                          \
+    do {                                                                                       \
+        int rc_ = run(args);                                                                   \
+        cr_expect_neq(rc_, 0, "'%s' should fail", args);                                        \
+        cr_expect_not_null(strstr(err_buf, needle), "'%s': message '%s' lacks '%s'", args,     \
+                           err_buf, needle);                                                   \
+    } while (0)
+
+Test(cli, bad_flags_are_rejected_with_the_flag_named)
+{
+    EXPECT_REJECTED("train --bogus 3", "unknown option '--bogus'");
+    EXPECT_REJECTED("train --d 0", "--d must be an integer between 1 and");
+    EXPECT_REJECTED("train --d abc", "--d must be an integer");
+    EXPECT_REJECTED("train --L 9", "--L must be an integer between 2 and 8");
+    EXPECT_REJECTED("train --k 100", "--k must be an integer between 1 and 64");
+    EXPECT_REJECTED("train --L 3 --k 3,3,3", "--k takes one width or 2");
+    EXPECT_REJECTED("train --J 3:0", "J_3 must contain 2");
+    EXPECT_REJECTED("train --L 3 --J 4:3,0", "--J names layer 4 but --L is 3");
+    EXPECT_REJECTED("train --gap 2", "--gap must be a number between");
+    EXPECT_REJECTED("train --n 100", "--n (100) must be at least the batch size --batch (256)");
+    EXPECT_REJECTED("train --schedule depth=x", "--schedule depth=D");
+    EXPECT_REJECTED("train --schedule sideways", "--schedule must be");
+    EXPECT_REJECTED("train --lr -1", "--lr must be a number");
+    EXPECT_REJECTED("train --steps", "needs a value");
+    EXPECT_REJECTED("train --json=1", "takes no value");
+    EXPECT_REJECTED("frobnicate", "unknown command 'frobnicate'");
+    EXPECT_REJECTED("gen " DATA, "bfc gen needs --out DIR");
+}
+
+Test(cli, help_describes_every_command)
+{
+    cr_assert_eq(run("--help"), 0);
+    cr_expect_not_null(strstr(out_buf, "train"));
+    cr_assert_eq(run("train --help"), 0);
+    cr_expect_not_null(strstr(out_buf, "--schedule"));
+    cr_expect_not_null(strstr(out_buf, "--clamp"));
+    cr_assert_eq(run("gen --help"), 0);
+    cr_expect_not_null(strstr(out_buf, "--out"));
+}
+
+Test(cli, unwritable_output_directory_is_named)
+{
+    char *dir = tmpdir(), args[8192];
+    char file[4200];
+    snprintf(file, sizeof file, "%s/plain-file", dir);
+    FILE *f = fopen(file, "w");
+    fclose(f);
+    snprintf(args, sizeof args, "train " SMALL " --out %s/sub", file);
+    EXPECT_REJECTED(args, "plain-file");
+    free(dir);
+}
+
+Test(cli, unreadable_and_malformed_data_files_are_named)
+{
+    char *dir = tmpdir(), args[4096], path[4200];
+    snprintf(args, sizeof args, "train --data %s/missing --quiet", dir);
+    EXPECT_REJECTED(args, "target.json");
+    snprintf(args, sizeof args, "gen " DATA " --out %s/g", dir);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    /* a truncated .npy */
+    snprintf(path, sizeof path, "%s/g/train_x.npy", dir);
+    cr_assert_eq(truncate(path, 100), 0);
+    snprintf(args, sizeof args, "train --data %s/g --quiet --steps 5", dir);
+    EXPECT_REJECTED(args, "train_x.npy");
+    /* a target of another dimension than asked */
+    snprintf(args, sizeof args, "gen " DATA " --out %s/h", dir);
+    cr_assert_eq(run(args), 0);
+    snprintf(args, sizeof args, "train --data %s/h --d 7 --quiet", dir);
+    EXPECT_REJECTED(args, "d = 6 but --d 7");
+    /* malformed target.json */
+    snprintf(path, sizeof path, "%s/h/target.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"format\": \"bfc-target-1\", \"d\": }", f);
+    fclose(f);
+    snprintf(args, sizeof args, "train --data %s/h --quiet", dir);
+    EXPECT_REJECTED(args, "target.json:1:");
+    free(dir);
+}
+
+Test(cli, divergence_stops_with_advice_and_writes_no_partial_files)
+{
+    char *dir = tmpdir(), args[4096];
+    snprintf(args, sizeof args, "train " SMALL " --optimizer sgd --lr 100 --no-cosine --out %s/r --json", dir);
+    int rc = run(args);
+    cr_expect_neq(rc, 0);
+    cr_expect_not_null(strstr(err_buf, "diverged"), "%s", err_buf);
+    cr_expect_not_null(strstr(err_buf, "smaller --lr"), "%s", err_buf);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/r", dir);
+    cr_expect_eq(count_tmp_files(sub), 0);
+    cr_expect_not_null(strstr(out_buf, "\"status\":\"training diverged\""), "%s", out_buf);
+    free(dir);
+}
+
+/* The "test_error" field of a JSON summary, as text (bitwise comparison of the number). */
+static void field(const char *json, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    cr_assert_not_null(p, "no %s in %s", key, json);
+    p += strlen(pat);
+    size_t n = strcspn(p, ",}");
+    cr_assert_lt(n, cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+Test(cli, same_seed_gives_bitwise_identical_results_and_gen_data_reproduces_a_direct_run)
+{
+    char a[64], b[64], c[64], fa[256], fb[256];
+    cr_assert_eq(run("train " SMALL " --seed 3 --json"), 0, "%s", err_buf);
+    field(out_buf, "test_error", a, sizeof a);
+    field(out_buf, "feature_error", fa, sizeof fa);
+    cr_assert_eq(run("train " SMALL " --seed 3 --json"), 0);
+    field(out_buf, "test_error", b, sizeof b);
+    field(out_buf, "feature_error", fb, sizeof fb);
+    cr_expect_str_eq(a, b);
+    cr_expect_str_eq(fa, fb);
+    char *dir = tmpdir(), args[4096];
+    snprintf(args, sizeof args, "gen " DATA " --seed 3 --out %s/g", dir);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    snprintf(args, sizeof args, "train --data %s/g --steps 50 --quiet --seed 3 --json", dir);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    field(out_buf, "test_error", c, sizeof c);
+    cr_expect_str_eq(a, c);
+    free(dir);
+}
+
+Test(cli, train_writes_curve_result_csv_and_json_with_the_blas_core)
+{
+    char *dir = tmpdir(), args[4096], path[4200], buf[1 << 15];
+    snprintf(args, sizeof args, "train " SMALL " --L 3 --eval-every 10 --out %s/r --json", dir);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_expect_not_null(strstr(out_buf, "\"blas_core\":"));
+    cr_expect_not_null(strstr(out_buf, "\"feature_error_end_of_stage\":[["));
+    cr_expect_not_null(strstr(out_buf, "\"us_per_step\":"));
+    snprintf(path, sizeof path, "%s/r/curve.csv", dir);
+    slurp(path, buf, sizeof buf);
+    cr_expect_eq(strncmp(buf, "stage,step,global_step,lr,loss,test_error,fe_2,wall_s\n", 54), 0, "%s", buf);
+    int lines = 0;
+    for (char *q = buf; *q; q++) lines += *q == '\n';
+    cr_expect_eq(lines, 1 + 2 * 5, "curve.csv has %d lines", lines); /* 2 stages × 50/10 */
+    snprintf(path, sizeof path, "%s/r/result.csv", dir);
+    slurp(path, buf, sizeof buf);
+    cr_expect_not_null(strstr(buf, "method,d,L,n,seed,metric,value\ne2e,6,3,512,0,test_error,"));
+    snprintf(path, sizeof path, "%s/r/result.json", dir);
+    slurp(path, buf, sizeof buf);
+    cr_expect_not_null(strstr(buf, "\"blas_threads\""));
+    free(dir);
+}
