@@ -146,7 +146,7 @@ int bfc_cmd_fit(int argc, char **argv)
         fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
         return 2;
     }
-    bfc_blas_set_threads(a.p.threads);
+    if (a.p.threads) bfc_blas_set_threads(a.p.threads); /* else OpenBLAS's own (all cores) */
     double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds();
     bfc_target *t = NULL;
     bfc_data train, test;

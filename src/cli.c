@@ -173,7 +173,7 @@ const bfc_opt bfc_problem_opts[] = {
     {"out", 1, "DIR", "output directory (created if needed)"},
     {"json", 0, "", "print one JSON summary object on stdout at the end"},
     {"quiet", 0, "", "no progress on stderr"},
-    {"threads", 1, "N", "BLAS threads (default 1)"},
+    {"threads", 1, "N", "BLAS threads (default: 1 for train, OpenBLAS's own for fit)"},
     {NULL, 0, NULL, NULL}};
 
 void bfc_problem_defaults(bfc_problem *p)
@@ -182,7 +182,7 @@ void bfc_problem_defaults(bfc_problem *p)
     bfc_target_defaults(&p->target);
     p->n = 20000;
     p->n_test = 10000;
-    p->threads = 1;
+    p->threads = 0; /* 0: the command's default */
 }
 
 int bfc_problem_option(bfc_problem *p, const char *name, const char *val)

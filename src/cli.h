@@ -58,7 +58,7 @@ typedef struct {
     char out_dir[4096];     /* --out */
     int json;               /* --json: one JSON object on stdout at the end */
     int quiet;              /* --quiet: no progress */
-    int threads;            /* --threads: BLAS threads (default 1) */
+    int threads;            /* --threads: BLAS threads (0: the command's default) */
     int d_set, L_set;       /* --d / --L given explicitly (checked against --data) */
     int n_set;              /* --n given explicitly (with --data: use the first n points) */
 } bfc_problem;

@@ -52,7 +52,7 @@ int bfc_cmd_gen(int argc, char **argv)
         fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
         return 2;
     }
-    bfc_blas_set_threads(p.threads);
+    bfc_blas_set_threads(p.threads ? p.threads : 1);
     double t0 = bfc_wall_seconds();
     bfc_target *t;
     bfc_data train, test;
@@ -301,7 +301,7 @@ int bfc_cmd_train(int argc, char **argv)
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
         return 2;
     }
-    bfc_blas_set_threads(a.p.threads);
+    bfc_blas_set_threads(a.p.threads ? a.p.threads : 1); /* tiny GEMMs: one thread */
     a.tc.stop = bfc_install_stop_handler();
 
     bfc_target *t = NULL;
