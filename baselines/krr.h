@@ -1,0 +1,146 @@
+/* krr.h: kernel ridge regression, exact in double precision, with the ridge chosen on a
+ * validation split from one eigendecomposition and a memory estimate checked before
+ * anything large is allocated.
+ *
+ * Model: f(x) = ȳ + Σ_i α_i k(x, x_i),  (K + λI) α = y − ȳ,  K = k(X, X) (n × n).
+ * The ridge λ is absolute (it is scikit-learn KernelRidge's alpha). y is centred (ȳ = mean
+ * of the training labels, fitted separately and added back at prediction; center = 0 turns
+ * this off), so the ridge does not shrink the mean towards 0.
+ *
+ * Flow of bfc_krr_fit:
+ *  1. validate, then estimate the peak memory (bfc_krr_memory_estimate) and refuse with
+ *     BFC_ENOMEM, naming the largest n that fits, when it exceeds the limit;
+ *  2. ridge == 0: split off a validation set (val_fraction of n, RNG stream
+ *     BFC_STREAM_VAL of seed); take at most select_max of the remaining points (the
+ *     selection subset S); K_S = V Λ Vᵀ by one LAPACK dsyevd; for every ridge of the grid
+ *     α(λ) = V (Λ + λ)⁻¹ Vᵀ y_S and the validation predictions K(val, S) α(λ) all come from
+ *     that one decomposition; the ridge with the smallest validation MSE wins.
+ *     The grid is relative to the mean diagonal of K_S: λ = r · mean(diag K_S) for r
+ *     log-spaced over [ridge_grid_min, ridge_grid_max] (default 1e-8 .. 1e2, 21 values,
+ *     two per decade).
+ *  3. final fit on all n points with the chosen ridge: Gram by DSYRK (+ mirror), then
+ *     blocked Cholesky (dpotrf) of K + λI in place and dpotrs. If the Cholesky fails (or
+ *     leaves a pivot below ε·max diag), one warning goes to stderr and the solve falls back
+ *     to Cholesky with growing jitter (1e-10, 1e-8, 1e-6 × mean diag added to λ), then to an
+ *     eigendecomposition pseudo-solve (eigenvalues λ_i + λ ≤ n·ε·max|λ_i| dropped). The
+ *     report says which. A non-finite α is never returned: BFC_ENUMERIC.
+ *
+ * Selection cap (select_max, default BFC_KRR_SELECT_MAX = 6000). dsyevd costs about 20
+ * Choleskys of the same size and needs 3 s² doubles: measured with 2 OpenBLAS threads on
+ * the reference machine, s = 4000: 4.8 s, s = 6000: 16 s, while the whole n = 16000 train
+ * part of an n = 20000 run would take about 5 min and 6 GB. With the cap the selection
+ * costs about as much as the final n = 20000 Cholesky (~25 s). The chosen relative ridge
+ * is then applied to all n points; the report gives n_select.
+ *
+ * Memory: peak = max(selection, final fit) + the model, as bfc_krr_memory_estimate
+ * (bytes): selection 3s² + v·s + O((s + v)(d + grid)) doubles, final fit n² + n(d + 3)
+ * doubles, prediction blocks of predict_block_bytes. The final fit holds one n × n matrix
+ * and no copy of it. The eigen fallback needs 2n² more doubles when that fits under the
+ * limit (dsyevd), else it uses dsyev in place (slow, O(n) extra): it is not in the estimate.
+ *
+ * Thread safety: a model may be shared by threads that predict, except that each predict
+ * records its wall time in the report (the only state it writes). */
+#ifndef BFC_KRR_H
+#define BFC_KRR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel.h"
+
+#define BFC_KRR_SELECT_MAX 6000
+#define BFC_KRR_GRID_MIN 1e-8
+#define BFC_KRR_GRID_MAX 1e2
+#define BFC_KRR_GRID_COUNT 21
+#define BFC_KRR_VAL_FRACTION 0.2
+#define BFC_KRR_PREDICT_BLOCK_BYTES ((size_t)64 << 20)
+
+typedef struct {
+    bfc_kernel kernel;          /* default poly-4 for the d given to bfc_krr_defaults */
+    double ridge;               /* > 0: solve with K + ridge·I; 0: choose it (default 0) */
+    double ridge_grid_min;      /* relative grid of the selection, × mean diag of K_S */
+    double ridge_grid_max;      /*   (defaults BFC_KRR_GRID_MIN, _MAX, _COUNT) */
+    int ridge_grid_count;       /*   ≥ 1, log-spaced; 1 uses ridge_grid_min only */
+    double val_fraction;        /* share of n held out for the selection, in (0, 1) */
+    int select_max;             /* cap on the selection subset S (≥ 1) */
+    uint64_t seed;              /* validation split: stream BFC_STREAM_VAL of this seed */
+    size_t mem_limit;           /* bytes; 0 = 80% of MemAvailable (/proc/meminfo) at fit */
+    size_t predict_block_bytes; /* bound on the K(test, train) block of predict */
+    int center;                 /* 1: fit the mean of y separately (default); 0: no */
+    int verbose;                /* 1: one progress line per stage on stderr; default 0 */
+} bfc_krr_config;
+
+typedef struct {
+    int n, d;
+    double ridge;          /* λ of the final fit (absolute) */
+    double ridge_relative; /* λ / mean diag of K */
+    double mean_diag;      /* mean diagonal of the final K */
+    double y_mean;         /* ȳ added to predictions (0 when not centring) */
+    /* ridge selection; n_path = 0 when the ridge was given */
+    int n_path;
+    const double *path_ridge;   /* absolute ridges λ_r (n_path), owned by the model */
+    const double *path_val_mse; /* validation MSE at λ_r (n_path), owned by the model */
+    int path_best;              /* index of the chosen ridge, −1 without selection */
+    double val_mse;             /* validation MSE at the chosen ridge (NaN without) */
+    int n_select, n_val;        /* sizes of S and of the validation set */
+    /* solve */
+    int fallback;             /* 0 Cholesky; 1 Cholesky with jitter; 2 eigen pseudo-solve */
+    double jitter;            /* diagonal added to λ by fallback 1 (absolute) */
+    char fallback_what[320];  /* what failed and what was done ("" when fallback = 0) */
+    /* cost (wall seconds) */
+    double seconds_select;   /* whole selection: Gram, eigendecomposition, path */
+    double seconds_eigen;    /* its dsyevd */
+    double seconds_build;    /* final Gram */
+    double seconds_cholesky; /* first dpotrf of the final fit */
+    double seconds_solve;    /* all of the solve, fallbacks included */
+    double seconds_fit;      /* the whole bfc_krr_fit */
+    double seconds_predict;  /* the last bfc_krr_predict */
+    double flops_cholesky;   /* n³/3 */
+    double gflops_cholesky;  /* flops_cholesky / seconds_cholesky / 1e9 */
+    size_t bytes_estimate;   /* bfc_krr_memory_estimate(cfg, n, 0, d) */
+    size_t mem_limit;        /* the limit in force */
+} bfc_krr_report;
+
+typedef struct bfc_krr bfc_krr; /* opaque fitted model */
+
+/* Fill cfg with the defaults above; the kernel gets bfc_kernel_defaults(&cfg->kernel, d). */
+void bfc_krr_defaults(bfc_krr_config *cfg, int d);
+
+/* Peak bytes of bfc_krr_fit for n training points (and of predicting n_test points in
+ * blocks afterwards, 0 for none), including the model, for this configuration. */
+size_t bfc_krr_memory_estimate(const bfc_krr_config *cfg, int n, int n_test, int d);
+
+/* 80% of MemAvailable from /proc/meminfo, in bytes (0 if unknown: no limit). */
+size_t bfc_krr_default_mem_limit(void);
+
+/* Fit on X (n × d), y (n). On success *model is a new model (free with bfc_krr_free) and
+ * BFC_OK is returned; otherwise *model is NULL and the status is one of BFC_EINVAL (bad
+ * configuration, kernel or data, with the message of bfc_last_error), BFC_ENOMEM (does not
+ * fit: the message gives the estimate and the largest n that fits), BFC_ENUMERIC. X and y
+ * are copied as needed and may be freed after the call. */
+int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int n, int d,
+                bfc_krr **model);
+
+/* out (m) = predictions at Xt (m × d). BFC_OK, BFC_ENOMEM, BFC_EINVAL or BFC_ENUMERIC. */
+int bfc_krr_predict(const bfc_krr *model, const double *Xt, int m, double *out);
+
+/* The report of the fit (valid until bfc_krr_free). */
+const bfc_krr_report *bfc_krr_get_report(const bfc_krr *model);
+
+/* The dual coefficients α (n), and n, valid until bfc_krr_free. */
+const double *bfc_krr_alpha(const bfc_krr *model, int *n);
+
+/* Free the model; NULL is a no-op. */
+void bfc_krr_free(bfc_krr *model);
+
+/* The ridge path from one eigendecomposition (step 2 above), exposed for testing and reuse:
+ * K (s × s) symmetric (the upper triangle is read), overwritten by eigenvectors;
+ * y (s) targets; Kvs (v × s) = k(validation, S); ridges (nr) absolute;
+ * P (v × nr) row-major: P[j, r] = (Kvs (K + λ_r I)⁻¹ y)_j, with eigenvalues
+ * λ_i + λ_r ≤ s·ε·max|λ_i| dropped (pseudo-inverse). Allocates the dsyevd workspace
+ * (2s² + 7s + 1 doubles and 5s + 3 ints); BFC_ENOMEM or BFC_ENUMERIC on failure.
+ * *seconds_eigen (if not NULL) receives the wall time of dsyevd. */
+int bfc_krr_ridge_path(double *K, const double *y, const double *Kvs, int s, int v,
+                       const double *ridges, int nr, double *P, double *seconds_eigen);
+
+#endif
