@@ -11,6 +11,8 @@
 #include "fsutil.h"
 #include "krr.h"
 #include "metrics.h"
+#include "seqkernel.h"
+#include "twolayer.h"
 
 typedef struct {
     bfc_problem p;
@@ -23,10 +25,12 @@ typedef struct {
     char act[16];
     int depth;
     int select_max;
+    int width, steps;
+    double lr;
 } fit_args;
 
 static const bfc_opt fit_opts[] = {
-    {"method", 1, "M", "krr (default), ntk or nngp (closed-form infinite-width kernels)"},
+    {"method", 1, "M", "krr (default), ntk, nngp, seqkernel or twolayer"},
     {"kernel", 1, "K", "krr kernel: poly (default), rbf or laplace"},
     {"degree", 1, "P", "poly kernel degree p in (1 + <x,y>/d)^p (default 4)"},
     {"bandwidth", 1, "S2", "rbf exp(-|x-y|^2/(2 S2)), laplace exp(-|x-y|/sqrt(S2)) (default d)"},
@@ -34,6 +38,9 @@ static const bfc_opt fit_opts[] = {
     {"act", 1, "A", "ntk/nngp activation: relu (default) or quad"},
     {"depth", 1, "H", "ntk/nngp hidden layers (default 2)"},
     {"select-max", 1, "N", "cap on the ridge-selection subset (default 6000)"},
+    {"width", 1, "M", "twolayer: hidden units (default 1024)"},
+    {"steps", 1, "T", "twolayer: Adam steps (default 3000*(L-1), the learner's budget)"},
+    {"lr", 1, "ETA", "twolayer: peak learning rate (default 1e-3, cosine decay)"},
     {NULL, 0, NULL, NULL}};
 
 static int fit_opt(void *ctx, const char *name, const char *val)
@@ -54,6 +61,9 @@ static int fit_opt(void *ctx, const char *name, const char *val)
     if (!strcmp(name, "ridge")) return bfc_parse_double("--ridge", val, 1e-300, 1e300, &a->ridge);
     if (!strcmp(name, "depth")) return bfc_parse_int("--depth", val, 1, 100, &a->depth);
     if (!strcmp(name, "select-max")) return bfc_parse_int("--select-max", val, 10, 1000000, &a->select_max);
+    if (!strcmp(name, "width")) return bfc_parse_int("--width", val, 1, 1000000, &a->width);
+    if (!strcmp(name, "steps")) return bfc_parse_int("--steps", val, 1, 100000000, &a->steps);
+    if (!strcmp(name, "lr")) return bfc_parse_double("--lr", val, 1e-12, 1e3, &a->lr);
     return bfc_fail(BFC_EINVAL, "unhandled option --%s", name);
 }
 
@@ -94,6 +104,120 @@ static int write_result_csv(const char *path, const char *method, const bfc_targ
     return bfc_afile_commit(af);
 }
 
+/* Common head of the JSON summary. */
+static void summary_head(bfc_jw *j, const fit_args *a, const char *kname, const bfc_target *t,
+                         int n, int n_test, const char *status, double err)
+{
+    const bfc_target_config *c = bfc_target_config_of(t);
+    bfc_jw_kv_str(j, "method", a->method);
+    if (kname) bfc_jw_kv_str(j, "kernel", kname);
+    bfc_jw_kv_int(j, "d", c->d);
+    bfc_jw_kv_int(j, "L", c->L);
+    bfc_jw_kv_int(j, "n", n);
+    bfc_jw_kv_int(j, "n_test", n_test);
+    bfc_jw_kv_int(j, "seed", (long long)a->p.seed);
+    bfc_jw_kv_int(j, "target_seed", (long long)c->seed);
+    bfc_jw_kv_str(j, "status", status);
+    bfc_jw_kv_num(j, "test_error", err);
+    double sh[BFC_MAX_L];
+    for (int l = 2; l <= c->L; l++) sh[l - 2] = bfc_target_share(t, l);
+    bfc_jw_key(j, "shares");
+    bfc_jw_num_array(j, sh, (size_t)(c->L - 1));
+}
+
+/* Write result.json / result.csv under --out and the summary on stdout with --json. */
+static int finish_outputs(const fit_args *a, bfc_jw *j, const char *method,
+                          const bfc_target_config *c, int n, const char *const *names,
+                          const double *vals, int nv)
+{
+    int st = BFC_OK;
+    if (a->p.out_dir[0]) {
+        char path[4096];
+        st = bfc_path_join(path, sizeof path, a->p.out_dir, "result.json");
+        if (!st) st = bfc_jw_write_file(j, path);
+        if (!st) st = bfc_path_join(path, sizeof path, a->p.out_dir, "result.csv");
+        if (!st) st = write_result_csv(path, method, c, n, a->p.seed, names, vals, nv);
+        if (st) fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
+    }
+    if (a->p.json) printf("%s\n", j->buf);
+    return st;
+}
+
+/* seqkernel and twolayer: methods that learn features or weights by optimisation. */
+static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *train,
+                       const bfc_data *test, double t0, double c0)
+{
+    const bfc_target_config *c = bfc_target_config_of(t);
+    double *pred = bfc_alloc_d((size_t)test->n);
+    double err = NAN, fe[BFC_MAX_L + 1] = {0};
+    int st = pred ? BFC_OK : bfc_fail(BFC_ENOMEM, "out of memory for predictions");
+    bfc_seqk_model *sk = NULL;
+    bfc_twolayer_result tr;
+    memset(&tr, 0, sizeof tr);
+    int seq = !strcmp(a->method, "seqkernel");
+    if (!st && seq) {
+        bfc_seqk_config sc;
+        bfc_seqk_defaults(&sc);
+        sc.seed = a->p.seed;
+        st = bfc_seqk_fit(&sc, t, train, &sk);
+        if (!st) st = bfc_seqk_predict(sk, test->X, test->n, pred);
+        if (!st) err = bfc_relative_error(pred, test->g, test->n);
+        for (int l = 2; l < c->L && !st; l++)
+            st = bfc_seqk_feature_error(sk, t, test->X, test->n, l, &fe[l]);
+    } else if (!st) {
+        bfc_twolayer_config tc;
+        bfc_twolayer_defaults(&tc);
+        tc.seed = a->p.seed;
+        tc.progress = !a->p.quiet;
+        tc.steps = a->steps ? a->steps : 3000 * (c->L - 1);
+        if (a->width) tc.width = a->width;
+        if (a->lr > 0) tc.lr = a->lr;
+        st = bfc_twolayer_validate(&tc);
+        if (!st) st = bfc_twolayer_fit(&tc, train, test, &tr);
+        err = tr.test_error;
+        if (st == BFC_EDIVERGED) fprintf(stderr, "bfc fit: %s\n", tr.message);
+    }
+    if (st && st != BFC_EDIVERGED) {
+        fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
+        bfc_seqk_free(sk);
+        bfc_free(pred);
+        return st == BFC_ENOMEM ? 2 : 1;
+    }
+    double wall = bfc_wall_seconds() - t0, cpu = bfc_cpu_seconds() - c0;
+    bfc_note(a->p.quiet, "bfc fit: %s test error %.4g, %.1fs\n", a->method, err, wall);
+    bfc_jw j;
+    bfc_jw_init(&j);
+    bfc_jw_obj_begin(&j);
+    summary_head(&j, a, NULL, t, train->n, test->n, st ? bfc_status_name(st) : "ok", err);
+    if (seq) {
+        const bfc_seqk_report *r = bfc_seqk_report_of(sk);
+        bfc_jw_key(&j, "feature_error");
+        bfc_jw_num_array(&j, fe + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
+        bfc_jw_key(&j, "ridge_per_layer");
+        bfc_jw_num_array(&j, r->ridge + 2, (size_t)(c->L - 1));
+        bfc_jw_key(&j, "val_error_per_layer");
+        bfc_jw_num_array(&j, r->val_error + 2, (size_t)(c->L - 1));
+    } else {
+        bfc_jw_kv_int(&j, "width", a->width ? a->width : 1024);
+        bfc_jw_kv_int(&j, "steps", tr.steps);
+        bfc_jw_kv_num(&j, "train_error", tr.train_error);
+        bfc_jw_kv_num(&j, "us_per_step", tr.us_per_step);
+        if (tr.message[0]) bfc_jw_kv_str(&j, "message", tr.message);
+    }
+    bfc_jw_kv_num(&j, "wall_s", wall);
+    bfc_jw_kv_num(&j, "cpu_s", cpu);
+    bfc_jw_kv_int(&j, "peak_rss_bytes", (long long)bfc_peak_rss_bytes());
+    bfc_meta_write(&j);
+    bfc_jw_obj_end(&j);
+    const char *names[] = {"test_error", "wall_s", "peak_rss_bytes", "feature_error_2"};
+    double vals[] = {err, wall, (double)bfc_peak_rss_bytes(), fe[2]};
+    int w = finish_outputs(a, &j, a->method, c, train->n, names, vals, seq && c->L > 2 ? 4 : 3);
+    bfc_jw_free(&j);
+    bfc_seqk_free(sk);
+    bfc_free(pred);
+    return st || w ? 1 : 0;
+}
+
 int bfc_cmd_fit(int argc, char **argv)
 {
     fit_args a;
@@ -115,19 +239,29 @@ int bfc_cmd_fit(int argc, char **argv)
                "that fits.\n\nmethods:\n"
                "  krr    kernel ridge regression (--kernel poly|rbf|laplace)\n"
                "  ntk    closed-form infinite-width NTK of a deep ReLU/quadratic network\n"
-               "  nngp   the compositional (NNGP) kernel of the same network\n\n"
+               "  nngp   the compositional (NNGP) kernel of the same network\n"
+               "  seqkernel  layer by layer: ridge regression on the quadratic monomials of\n"
+               "         the current features, top-k eigenpairs of the fitted form go up\n"
+               "  twolayer   a wide two-layer ReLU network trained end to end with Adam\n\n"
                "With --out DIR: DIR/result.csv (long format) and DIR/result.json.\n\noptions:\n");
         bfc_opt_print(stdout, tables);
         return 0;
     }
     if (!st) st = bfc_problem_finish(&a.p);
-    if (!st && strcmp(a.method, "krr") && strcmp(a.method, "ntk") && strcmp(a.method, "nngp"))
-        st = bfc_fail(BFC_EINVAL, "--method must be krr, ntk or nngp (got '%s')", a.method);
+    int is_kernel = !strcmp(a.method, "krr") || !strcmp(a.method, "ntk") || !strcmp(a.method, "nngp");
+    if (!st && !is_kernel && strcmp(a.method, "seqkernel") && strcmp(a.method, "twolayer"))
+        st = bfc_fail(BFC_EINVAL, "--method must be krr, ntk, nngp, seqkernel or twolayer (got '%s')",
+                      a.method);
     bfc_kernel kern;
-    if (!st) st = kernel_from_args(&a, a.p.target.d, &kern);
+    if (!st && is_kernel) st = kernel_from_args(&a, a.p.target.d, &kern);
+    if (!st && !is_kernel && (a.kernel_set || a.degree || a.bandwidth2 > 0 || a.ridge > 0))
+        st = bfc_fail(BFC_EINVAL, "--kernel, --degree, --bandwidth and --ridge apply to krr, ntk "
+                                  "and nngp only");
+    if (!st && strcmp(a.method, "twolayer") && (a.width || a.steps || a.lr > 0))
+        st = bfc_fail(BFC_EINVAL, "--width, --steps and --lr apply to --method twolayer only");
     if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);
     bfc_krr_config kc;
-    if (!st) {
+    if (!st && is_kernel) {
         bfc_krr_defaults(&kc, a.p.target.d);
         kc.kernel = kern;
         kc.ridge = a.ridge;
@@ -153,6 +287,13 @@ int bfc_cmd_fit(int argc, char **argv)
     if ((st = bfc_problem_load(&a.p, &t, &train, &test))) {
         fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
         return 1;
+    }
+    if (!is_kernel) {
+        st = fit_learned(&a, t, &train, &test, t0, c0);
+        bfc_target_free(t);
+        bfc_data_free(&train);
+        bfc_data_free(&test);
+        return st;
     }
     const bfc_target_config *c = bfc_target_config_of(t);
     char kname[64], method[96];
@@ -183,20 +324,7 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw j;
     bfc_jw_init(&j);
     bfc_jw_obj_begin(&j);
-    bfc_jw_kv_str(&j, "method", a.method);
-    bfc_jw_kv_str(&j, "kernel", kname);
-    bfc_jw_kv_int(&j, "d", c->d);
-    bfc_jw_kv_int(&j, "L", c->L);
-    bfc_jw_kv_int(&j, "n", train.n);
-    bfc_jw_kv_int(&j, "n_test", test.n);
-    bfc_jw_kv_int(&j, "seed", (long long)a.p.seed);
-    bfc_jw_kv_int(&j, "target_seed", (long long)c->seed);
-    bfc_jw_kv_str(&j, "status", "ok");
-    bfc_jw_kv_num(&j, "test_error", err);
-    double sh[BFC_MAX_L];
-    for (int l = 2; l <= c->L; l++) sh[l - 2] = bfc_target_share(t, l);
-    bfc_jw_key(&j, "shares");
-    bfc_jw_num_array(&j, sh, (size_t)(c->L - 1));
+    summary_head(&j, &a, kname, t, train.n, test.n, "ok", err);
     bfc_jw_kv_num(&j, "ridge", r->ridge);
     bfc_jw_kv_num(&j, "ridge_relative", r->ridge_relative);
     bfc_jw_kv_bool(&j, "ridge_chosen", r->n_path > 0);
@@ -224,20 +352,9 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw_kv_int(&j, "peak_rss_bytes", (long long)bfc_peak_rss_bytes());
     bfc_meta_write(&j);
     bfc_jw_obj_end(&j);
-    if (a.p.out_dir[0]) {
-        char path[4096];
-        const char *names[] = {"test_error", "ridge", "wall_s", "peak_rss_bytes"};
-        double vals[] = {err, r->ridge, wall, (double)bfc_peak_rss_bytes()};
-        int w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.json");
-        if (!w) w = bfc_jw_write_file(&j, path);
-        if (!w) w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.csv");
-        if (!w) w = write_result_csv(path, method, c, train.n, a.p.seed, names, vals, 4);
-        if (w) {
-            fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
-            st = w;
-        }
-    }
-    if (a.p.json) printf("%s\n", j.buf);
+    const char *names[] = {"test_error", "ridge", "wall_s", "peak_rss_bytes"};
+    double vals[] = {err, r->ridge, wall, (double)bfc_peak_rss_bytes()};
+    st = finish_outputs(&a, &j, method, c, train.n, names, vals, 4);
     bfc_jw_free(&j);
     bfc_krr_free(model);
     bfc_free(pred);

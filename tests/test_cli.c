@@ -213,3 +213,35 @@ Test(cli, train_writes_curve_result_csv_and_json_with_the_blas_core)
     cr_expect_not_null(strstr(buf, "\"blas_threads\""));
     free(dir);
 }
+
+Test(cli, fit_rejects_bad_methods_kernels_ridges_and_runs_beyond_memory)
+{
+    EXPECT_REJECTED("fit --method svm", "--method must be krr, ntk, nngp, seqkernel or twolayer");
+    EXPECT_REJECTED("fit --kernel cosine", "--kernel must be poly, rbf or laplace");
+    EXPECT_REJECTED("fit --ridge -1", "--ridge must be a number");
+    EXPECT_REJECTED("fit --ridge 0", "--ridge must be a number");
+    EXPECT_REJECTED("fit --kernel rbf --bandwidth 0", "--bandwidth must be a number");
+    EXPECT_REJECTED("fit --degree 0", "--degree must be an integer between 1 and 512");
+    EXPECT_REJECTED("fit --method ntk --act tanh", "--act must be relu or quad");
+    EXPECT_REJECTED("fit --method twolayer --ridge 1", "apply to krr, ntk and nngp only");
+    EXPECT_REJECTED("fit --method krr --width 5", "apply to --method twolayer only");
+    /* 10^7 points need ~800 TB for the Gram matrix: refused before any data is drawn */
+    EXPECT_REJECTED("fit --n 10000000", "needs about");
+}
+
+Test(cli, fit_runs_every_baseline_on_the_same_small_problem)
+{
+    const char *methods[] = {"--method krr", "--method krr --kernel rbf", "--method ntk",
+                             "--method nngp --act quad", "--method seqkernel",
+                             "--method twolayer --width 32 --steps 50"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        char args[512];
+        snprintf(args, sizeof args, "fit " DATA " --n 1200 %s --json", methods[i]);
+        cr_assert_eq(run(args), 0, "%s: %s", methods[i], err_buf);
+        char te[64];
+        field(out_buf, "test_error", te, sizeof te);
+        double v = atof(te);
+        cr_expect(v >= 0 && v < 2.0, "%s: test error %s", methods[i], te);
+        cr_expect_not_null(strstr(out_buf, "\"blas_core\":"));
+    }
+}
