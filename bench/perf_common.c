@@ -1,0 +1,82 @@
+/* perf_common.c: result rows, the stdout table, goals, progress and medians of bfc_perf. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bfc.h"
+#include "blas.h"
+#include "perf.h"
+
+void perf_row(perf_run *r, int threads, const char *part, const char *caseid, const char *method,
+              const char *metric, double value, const char *unit, int samples)
+{
+    if (!r->csv) return;
+    fprintf(r->csv, "%s,%s,%d,%s,%s,%s,%s,%.9g,%s,%d\n", r->label, r->core, threads, part, caseid,
+            method, metric, value, unit, samples);
+    fflush(r->csv);
+}
+
+void perf_table_header(void)
+{
+    printf("%-46s %14s %22s %10s %-22s %7s\n", "comparison", "ours", "peer", "ratio", "core",
+           "threads");
+    printf("%.*s\n", 46 + 14 + 22 + 10 + 22 + 7 + 5,
+           "------------------------------------------------------------------------------------"
+           "--------------------------------------------------------------------");
+}
+
+void perf_table(const perf_run *r, const char *comparison, const char *ours, const char *peer,
+                const char *ratio, const char *core, int threads)
+{
+    (void)r;
+    printf("%-46s %14s %22s %10s %-22s %7d\n", comparison ? comparison : "-", ours ? ours : "-",
+           peer ? peer : "-", ratio ? ratio : "-", core ? core : "-", threads);
+    fflush(stdout);
+}
+
+void perf_goal(perf_run *r, const char *what, double value, double target, const char *unit)
+{
+    const int met = value >= target;
+    printf("goal [%s] %-52s %8.3g%s (target >= %g%s): %s\n", r->label, what, value, unit, target,
+           unit, met ? "met" : "NOT met");
+    fflush(stdout);
+    if (met) r->goals_met++;
+    else r->goals_missed++;
+    perf_row(r, 0, "goal", what, "bfc", met ? "met" : "not_met", value, unit, 1);
+}
+
+void perf_goal_within(perf_run *r, const char *what, double value, double lo, double hi,
+                      const char *unit)
+{
+    const int met = value >= lo && value <= hi;
+    printf("goal [%s] %-52s %8.3g%s (target %g%s .. %g%s): %s\n", r->label, what, value, unit,
+           lo, unit, hi, unit, met ? "met" : "NOT met");
+    fflush(stdout);
+    if (met) r->goals_met++;
+    else r->goals_missed++;
+    perf_row(r, 0, "goal", what, "bfc", met ? "met" : "not_met", value, unit, 1);
+}
+
+void perf_progress(const perf_run *r, const char *fmt, ...)
+{
+    fprintf(stderr, "perf [%s %6.1fs] ", r->label, bfc_wall_seconds() - r->t0);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double perf_median(double *a, int n)
+{
+    qsort(a, (size_t)n, sizeof *a, cmp_double);
+    return n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+}
+
+void perf_threads(int n) { bfc_blas_set_threads(n); }

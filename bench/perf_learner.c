@@ -1,0 +1,502 @@
+/* perf_learner.c: one training step of the SPEC §2 learner (forward + backward + Adam update,
+ * batch 256, one thread) through the library, side by side with the same network, loss and
+ * optimiser in PyTorch (peers/torch_step.py, float64 and float32).
+ *
+ * Before timing, both sides start from the same weights and batch (written as .npy files);
+ * the peer compares its loss and gradient at those weights, its weights after one Adam step
+ * and the loss and gradient there with ours, and refuses to be timed unless they agree to
+ * PERF_TOL_F64 in double. Each timed sample restarts from the same weights and a fresh Adam
+ * state, so both sides follow the same trajectory; samples of ours and the peer's alternate. */
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bfc.h"
+#include "fsutil.h"
+#include "json.h"
+#include "learner.h"
+#include "npy.h"
+#include "perf.h"
+#include "rng.h"
+#include "target.h"
+
+/* Agreement required before the double-precision peer is timed: the gradient is a few
+ * hundred chained sums of products, so rounding gives ~1e-14 relative; 1e-10 leaves room for
+ * summation order and still catches any wrong term (a wrong factor shows at O(1)). */
+#define PERF_TOL_F64 1e-10
+/* Single precision (ε_f32 ≈ 6e-8, same chains): reported, required below this. */
+#define PERF_TOL_F32 1e-3
+
+#define BATCH 256
+#define ADAM_LR 3e-3
+#define ADAM_B1 0.9
+#define ADAM_B2 0.999
+#define ADAM_EPS 1e-8
+#define STAGE_STEPS 3000 /* cosine period, as the default schedule */
+#define MAX_REPS 64
+
+typedef struct {
+    int d, L, m; /* m = 0: the default width 2·dim h_l */
+} lcase;
+
+typedef struct {
+    bfc_learner *lr;
+    const double *X, *y;
+    double *theta, *theta0, *grad, *m1, *m2;
+    size_t np, off, len;
+    int L;
+    long s; /* Adam step counter since the last reset */
+} stepper;
+
+/* The Adam update of src/train.c (no clipping), cosine decay over STAGE_STEPS. */
+static void adam_update(stepper *st)
+{
+    const long s = st->s % STAGE_STEPS;
+    const double lrate = ADAM_LR * 0.5 * (1.0 + cos(M_PI * (double)s / (double)STAGE_STEPS));
+    const double c1 = 1.0 - pow(ADAM_B1, (double)(st->s + 1)),
+                 c2 = 1.0 - pow(ADAM_B2, (double)(st->s + 1));
+    double *theta = st->theta, *m1 = st->m1, *m2 = st->m2;
+    const double *grad = st->grad;
+    for (size_t i = st->off; i < st->off + st->len; i++) {
+        const double g = grad[i];
+        m1[i] = ADAM_B1 * m1[i] + (1.0 - ADAM_B1) * g;
+        m2[i] = ADAM_B2 * m2[i] + (1.0 - ADAM_B2) * g * g;
+        theta[i] -= lrate * (m1[i] / c1) / (sqrt(m2[i] / c2) + ADAM_EPS);
+    }
+    st->s++;
+}
+
+static double step(stepper *st)
+{
+    const double obj = bfc_learner_loss_grad(st->lr, st->X, st->y, BATCH, st->L, 2, st->grad, NULL);
+    adam_update(st);
+    return obj;
+}
+
+static void reset(stepper *st)
+{
+    memcpy(st->theta, st->theta0, sizeof(double) * st->np);
+    memset(st->m1, 0, sizeof(double) * st->np);
+    memset(st->m2, 0, sizeof(double) * st->np);
+    st->s = 0;
+}
+
+/* Seconds per step over n steps from the initial weights. */
+static double ours_sample(stepper *st, int n)
+{
+    reset(st);
+    const double t0 = bfc_wall_seconds();
+    for (int i = 0; i < n; i++) step(st);
+    return (bfc_wall_seconds() - t0) / n;
+}
+
+static int save1(const char *dir, const char *name, const double *a, size_t n0, size_t n1)
+{
+    char path[4096];
+    if (bfc_path_join(path, sizeof path, dir, name)) return BFC_EINVAL;
+    size_t shape[2] = {n0, n1};
+    return bfc_npy_save(path, a, n1 ? 2 : 1, shape);
+}
+
+/* Files for the peer: weights, fixed maps, batch, our reference values, config.json. */
+static int write_case(const char *dir, const bfc_target_config *tc, bfc_learner *lr,
+                      const double *X, const double *y, const double *grad0, double loss0,
+                      const double *theta1, const double *grad1, double loss1, size_t np)
+{
+    int st = bfc_mkdir_p(dir);
+    const int L = tc->L;
+    char name[64];
+    for (int l = 2; l <= L && !st; l++) {
+        const size_t H = (size_t)bfc_learner_dim_h(lr, l), m = (size_t)bfc_learner_width(lr, l);
+        snprintf(name, sizeof name, "W_%d.npy", l);
+        st = save1(dir, name, bfc_learner_W(lr, l), m, H);
+        if (!st && l < L) {
+            snprintf(name, sizeof name, "K_%d.npy", l);
+            st = save1(dir, name, bfc_learner_K(lr, l), (size_t)tc->k[l], H);
+        }
+        if (!st && bfc_learner_dim_p(lr, l) > 0) {
+            snprintf(name, sizeof name, "R_%d.npy", l);
+            st = save1(dir, name, bfc_learner_R(lr, l), (size_t)bfc_learner_dim_p(lr, l),
+                       (size_t)tc->k[l]);
+        }
+    }
+    if (!st) st = save1(dir, "X.npy", X, BATCH, (size_t)tc->d);
+    if (!st) st = save1(dir, "y.npy", y, BATCH, 0);
+    if (!st) st = save1(dir, "grad0.npy", grad0, np, 0);
+    if (!st) st = save1(dir, "theta1.npy", theta1, np, 0);
+    if (!st) st = save1(dir, "grad1.npy", grad1, np, 0);
+    if (st) return st;
+
+    bfc_jw j;
+    bfc_jw_init(&j);
+    j.pretty = 1;
+    bfc_jw_obj_begin(&j);
+    bfc_jw_kv_int(&j, "d", tc->d);
+    bfc_jw_kv_int(&j, "L", L);
+    bfc_jw_kv_int(&j, "batch", BATCH);
+    bfc_jw_kv_int(&j, "n_params", (long long)np);
+    bfc_jw_key(&j, "layers");
+    bfc_jw_arr_begin(&j);
+    for (int l = 2; l <= L; l++) {
+        bfc_jw_obj_begin(&j);
+        bfc_jw_kv_int(&j, "l", l);
+        bfc_jw_kv_int(&j, "H", bfc_learner_dim_h(lr, l));
+        bfc_jw_kv_int(&j, "m", bfc_learner_width(lr, l));
+        bfc_jw_kv_int(&j, "k", tc->k[l]);
+        bfc_jw_kv_int(&j, "p", bfc_learner_dim_p(lr, l));
+        bfc_jw_kv_num(&j, "alpha", tc->alpha[l]);
+        bfc_jw_key(&j, "J");
+        bfc_jw_arr_begin(&j);
+        for (int q = 0; q < l; q++)
+            if (tc->J[l] & (1u << q)) bfc_jw_int(&j, q);
+        bfc_jw_arr_end(&j);
+        bfc_jw_obj_end(&j);
+    }
+    bfc_jw_arr_end(&j);
+    bfc_jw_kv_num(&j, "lambda_tie", 1.0);
+    bfc_jw_kv_num(&j, "lr", ADAM_LR);
+    bfc_jw_kv_num(&j, "beta1", ADAM_B1);
+    bfc_jw_kv_num(&j, "beta2", ADAM_B2);
+    bfc_jw_kv_num(&j, "eps", ADAM_EPS);
+    bfc_jw_kv_int(&j, "stage_steps", STAGE_STEPS);
+    bfc_jw_kv_num(&j, "loss0", loss0);
+    bfc_jw_kv_num(&j, "loss1", loss1);
+    bfc_jw_kv_num(&j, "tol_f64", PERF_TOL_F64);
+    bfc_jw_kv_num(&j, "tol_f32", PERF_TOL_F32);
+    bfc_jw_obj_end(&j);
+    char path[4096];
+    st = bfc_path_join(path, sizeof path, dir, "config.json");
+    if (!st) st = bfc_jw_write_file(&j, path);
+    bfc_jw_free(&j);
+    return st;
+}
+
+static double json_num(const bfc_json *o, const char *key)
+{
+    double v = NAN;
+    if (bfc_json_number(bfc_json_get(o, key), &v)) return NAN;
+    return v;
+}
+
+/* A reply {"key": number} of the peer, NaN if absent or malformed. */
+static double reply_num(const char *line, const char *key)
+{
+    if (!line) return NAN;
+    bfc_json *o = bfc_json_parse(line, NULL, 0);
+    const double v = json_num(o, key);
+    bfc_json_free(o);
+    return v;
+}
+
+static int steps_for(double per_step, double target_s)
+{
+    if (!(per_step > 0)) return 10;
+    const double n = ceil(target_s / per_step);
+    return n < 3 ? 3 : (n > 100000 ? 100000 : (int)n);
+}
+
+static void fmt_us(char *buf, size_t cap, double seconds, const char *tag)
+{
+    snprintf(buf, cap, "%.1f us%s%s", seconds * 1e6, tag ? " " : "", tag ? tag : "");
+}
+
+static void one_case(perf_run *r, const lcase *lc)
+{
+    char caseid[64], mdesc[16];
+    if (lc->m > 0) snprintf(mdesc, sizeof mdesc, "m=%d", lc->m);
+    else snprintf(mdesc, sizeof mdesc, "m=2h");
+    snprintf(caseid, sizeof caseid, "d=%d L=%d %s", lc->d, lc->L, mdesc);
+    perf_progress(r, "learner %s: set-up", caseid);
+
+    bfc_target_config tc;
+    bfc_target_defaults(&tc);
+    tc.d = lc->d;
+    tc.L = lc->L;
+    tc.n_ref = 20000;
+    bfc_target_resolve(&tc);
+    int status = 0;
+    bfc_target *t = bfc_target_new(&tc, &status);
+    bfc_learner_config lcfg;
+    bfc_learner_defaults(&lcfg);
+    lcfg.m = lc->m;
+    bfc_learner *lr = t ? bfc_learner_new(&tc, &lcfg, BATCH, &status) : NULL;
+    bfc_data batch;
+    memset(&batch, 0, sizeof batch);
+    if (!lr || bfc_data_make(t, BATCH, 1, BFC_STREAM_TRAIN, &batch)) {
+        fprintf(stderr, "perf: learner %s: %s\n", caseid, bfc_last_error());
+        bfc_learner_free(lr);
+        bfc_target_free(t);
+        return;
+    }
+    stepper st;
+    memset(&st, 0, sizeof st);
+    st.lr = lr;
+    st.X = batch.X;
+    st.y = batch.y;
+    st.L = lc->L;
+    st.np = bfc_learner_nparams(lr);
+    st.theta = bfc_learner_params(lr);
+    bfc_learner_slice(lr, 2, lc->L, &st.off, &st.len);
+    st.theta0 = bfc_alloc_d(st.np);
+    st.grad = bfc_alloc_d(st.np);
+    st.m1 = bfc_alloc_d(st.np);
+    st.m2 = bfc_alloc_d(st.np);
+    double *grad0 = bfc_alloc_d(st.np), *theta1 = bfc_alloc_d(st.np);
+    if (!st.theta0 || !st.grad || !st.m1 || !st.m2 || !grad0 || !theta1) {
+        fprintf(stderr, "perf: learner %s: out of memory\n", caseid);
+        goto done;
+    }
+    memcpy(st.theta0, st.theta, sizeof(double) * st.np);
+
+    /* our reference: loss and gradient at θ0, one Adam step, loss and gradient at θ1 */
+    perf_threads(1);
+    reset(&st);
+    const double loss0 = step(&st);
+    memcpy(grad0, st.grad, sizeof(double) * st.np);
+    memcpy(theta1, st.theta, sizeof(double) * st.np);
+    const double loss1 = bfc_learner_loss_grad(lr, st.X, st.y, BATCH, st.L, 2, st.grad, NULL);
+    reset(&st); /* the files carry θ0 */
+    char dir[4096], sub[96];
+    snprintf(sub, sizeof sub, "learner-%s-d%d-L%d-m%d", r->label, lc->d, lc->L, lc->m);
+    bfc_path_join(dir, sizeof dir, r->out_dir, sub);
+    if (write_case(dir, &tc, lr, batch.X, batch.y, grad0, loss0, theta1, st.grad, loss1, st.np)) {
+        fprintf(stderr, "perf: learner %s: %s\n", caseid, bfc_last_error());
+        goto done;
+    }
+
+    /* the peer */
+    perf_peer peer;
+    memset(&peer, 0, sizeof peer);
+    int have_peer[2] = {0, 0}; /* float64, float32 */
+    char peer_core[64] = "?";
+    if (r->peers) {
+        const char *args[] = {"--dir", dir, NULL};
+        char why[512];
+        if (perf_peer_start(&peer, r, "torch_step.py", args, 1, why, sizeof why)) {
+            printf("peer skipped: PyTorch step (%s): %s\n", caseid, why);
+        } else {
+            bfc_json *ready = bfc_json_parse(peer.line, NULL, 0);
+            const char *status_s = bfc_json_string(bfc_json_get(ready, "status"));
+            const char *reason = bfc_json_string(bfc_json_get(ready, "reason"));
+            const char *core = bfc_json_string(bfc_json_get(bfc_json_get(ready, "blas"), "core"));
+            if (core) snprintf(peer_core, sizeof peer_core, "%s", core);
+            if (!status_s || strcmp(status_s, "ok") != 0) {
+                printf("peer skipped: PyTorch step (%s): %s\n", caseid,
+                       reason ? reason : peer.line);
+            } else {
+                static const char *const prec[2] = {"f64", "f32"};
+                for (int q = 0; q < 2; q++) {
+                    const bfc_json *c = bfc_json_get(bfc_json_get(ready, "check"), prec[q]);
+                    int ok = 0;
+                    bfc_json_bool(bfc_json_get(c, "ok"), &ok);
+                    const double worst = json_num(c, "worst");
+                    perf_row(r, 1, "learner", caseid, q ? "torch_f32" : "torch_f64",
+                             "check_rel_diff", worst, "", 1);
+                    printf("check %s %s vs bfc f64: loss, gradient, weights after one Adam step "
+                           "and gradient there agree to %.2e (required <= %.0e): %s\n",
+                           caseid, q ? "torch f32" : "torch f64", worst,
+                           q ? PERF_TOL_F32 : PERF_TOL_F64, ok ? "ok" : "FAILED, not timed");
+                    have_peer[q] = ok;
+                }
+                const char *tv = bfc_json_string(bfc_json_get(ready, "torch"));
+                const bfc_json *blas = bfc_json_get(ready, "blas");
+                const char *bn = bfc_json_string(bfc_json_get(blas, "name"));
+                const char *bv = bfc_json_string(bfc_json_get(blas, "version"));
+                fprintf(stderr, "perf: peer torch %s, BLAS %s %s, core %s, %g threads\n",
+                        tv ? tv : "?", bn ? bn : "?", bv ? bv : "?", peer_core,
+                        json_num(blas, "threads"));
+            }
+            bfc_json_free(ready);
+        }
+    }
+
+    /* warm-up and sample sizes */
+    perf_threads(1);
+    int n_ours = steps_for(ours_sample(&st, 20), 0.05);
+    n_ours = steps_for(ours_sample(&st, n_ours), r->sample_s);
+    int n_peer[2] = {0, 0};
+    for (int q = 0; q < 2; q++)
+        if (have_peer[q]) {
+            const double w = reply_num(perf_peer_ask(&peer, "warm %s %g", q ? "f32" : "f64",
+                                                     r->sample_s),
+                                       "per_step");
+            if (!(w > 0)) have_peer[q] = 0;
+            n_peer[q] = steps_for(w, r->sample_s);
+        }
+
+    /* timed samples, alternating */
+    const int reps = r->reps < MAX_REPS ? r->reps : MAX_REPS;
+    double tours[MAX_REPS], tpeer[2][MAX_REPS];
+    int got[2] = {0, 0};
+    for (int s = 0; s < reps; s++) {
+        tours[s] = ours_sample(&st, n_ours);
+        for (int q = 0; q < 2; q++) {
+            if (!have_peer[q]) continue;
+            const double sec = reply_num(
+                perf_peer_ask(&peer, "time %s %d", q ? "f32" : "f64", n_peer[q]), "seconds");
+            if (sec > 0) tpeer[q][got[q]++] = sec / n_peer[q];
+        }
+    }
+    perf_peer_stop(&peer);
+    const double ours = perf_median(tours, reps);
+    const double flops = bfc_learner_step_flops(lr, BATCH, lc->L, 2);
+    const double gflops = flops / ours / 1e9;
+    perf_row(r, 1, "learner", caseid, "bfc_f64", "seconds_per_step", ours, "s", reps);
+    perf_row(r, 1, "learner", caseid, "bfc_f64", "flops_per_step", flops, "flop", 1);
+    perf_row(r, 1, "learner", caseid, "bfc_f64", "gflops", gflops, "GFLOP/s", reps);
+    perf_row(r, 1, "learner", caseid, "bfc_f64", "steps_per_sample", n_ours, "", 1);
+    char comparison[192], o[32], p[48], ratio[32];
+    fmt_us(o, sizeof o, ours, NULL);
+    double peer_med[2] = {NAN, NAN};
+    for (int q = 0; q < 2; q++) {
+        snprintf(comparison, sizeof comparison, "learner step %s: bfc f64 vs torch %s", caseid,
+                 q ? "f32" : "f64");
+        if (!got[q]) {
+            perf_table(r, comparison, o, "skipped", NULL, r->core, 1);
+            continue;
+        }
+        peer_med[q] = perf_median(tpeer[q], got[q]);
+        const char *method = q ? "torch_f32" : "torch_f64";
+        perf_row(r, 1, "learner", caseid, method, "seconds_per_step", peer_med[q], "s", got[q]);
+        perf_row(r, 1, "learner", caseid, method, "steps_per_sample", n_peer[q], "", 1);
+        perf_row(r, 1, "learner", caseid, method, "ratio_peer_over_bfc", peer_med[q] / ours, "x",
+                 got[q]);
+        fmt_us(p, sizeof p, peer_med[q], NULL);
+        snprintf(ratio, sizeof ratio, "%.1fx", peer_med[q] / ours);
+        char core[160];
+        snprintf(core, sizeof core, "%s%s%s", r->core, strcmp(peer_core, r->core) ? "/" : "",
+                 strcmp(peer_core, r->core) ? peer_core : "");
+        perf_table(r, comparison, o, p, ratio, core, 1);
+    }
+    snprintf(comparison, sizeof comparison, "learner step %s: GFLOP/s vs DGEMM", caseid);
+    snprintf(o, sizeof o, "%.1f", gflops);
+    if (r->dgemm_gflops[1] > 0) {
+        snprintf(p, sizeof p, "%.1f (DGEMM)", r->dgemm_gflops[1]);
+        snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * gflops / r->dgemm_gflops[1]);
+        perf_row(r, 1, "learner", caseid, "bfc_f64", "fraction_of_dgemm",
+                 gflops / r->dgemm_gflops[1], "", reps);
+        perf_table(r, comparison, o, p, ratio, r->core, 1);
+    } else {
+        perf_table(r, comparison, o, NULL, NULL, r->core, 1);
+    }
+    perf_progress(r, "learner %s: bfc %.1f us/step (%.1f GFLOP/s), torch f64 %.1f us, f32 %.1f us",
+                  caseid, ours * 1e6, gflops, peer_med[0] * 1e6, peer_med[1] * 1e6);
+
+    /* goals of the issue */
+    if (lc->d == 20 && lc->L == 3 && lc->m == 0 && got[0])
+        perf_goal(r, "learner step vs torch f64, SPEC 6 size", peer_med[0] / ours, 10.0, "x");
+    if (lc->d == 100 && lc->L == 3 && lc->m == 512) {
+        if (got[0]) perf_goal(r, "learner step vs torch f64, d=100 m=512", peer_med[0] / ours, 3.0, "x");
+        if (r->dgemm_gflops[1] > 0)
+            perf_goal(r, "learner step GFLOP/s / DGEMM 1 thread, d=100 m=512",
+                      100.0 * gflops / r->dgemm_gflops[1], 40.0, "%");
+    }
+done:
+    bfc_free(st.theta0), bfc_free(st.grad), bfc_free(st.m1), bfc_free(st.m2);
+    bfc_free(grad0), bfc_free(theta1);
+    bfc_data_free(&batch);
+    bfc_learner_free(lr);
+    bfc_target_free(t);
+}
+
+void perf_learner(perf_run *r)
+{
+    static const lcase full[] = {{20, 3, 0}, {20, 4, 0}, {100, 3, 512}, {100, 4, 512}};
+    static const lcase quick[] = {{20, 3, 0}, {100, 3, 512}};
+    const lcase *cases = r->quick ? quick : full;
+    const int n = r->quick ? 2 : 4;
+    for (int i = 0; i < n; i++) one_case(r, &cases[i]);
+}
+
+/* ---- memory: does a training step allocate? ------------------------------------------
+ * Heap calls counted by the interposer of perf_alloc.c around 1000 steps (loss, gradient and
+ * Adam update), after a warm-up, and glibc's mallinfo2 bytes in use before and after. */
+#define ALLOC_STEPS 1000
+
+static void alloc_case(perf_run *r, const lcase *lc)
+{
+    char caseid[64];
+    if (lc->m > 0) snprintf(caseid, sizeof caseid, "d=%d L=%d m=%d", lc->d, lc->L, lc->m);
+    else snprintf(caseid, sizeof caseid, "d=%d L=%d m=2h", lc->d, lc->L);
+    bfc_target_config tc;
+    bfc_target_defaults(&tc);
+    tc.d = lc->d;
+    tc.L = lc->L;
+    tc.n_ref = 20000;
+    int status = 0;
+    bfc_target *t = bfc_target_new(&tc, &status);
+    bfc_learner_config lcfg;
+    bfc_learner_defaults(&lcfg);
+    lcfg.m = lc->m;
+    bfc_learner *lr = t ? bfc_learner_new(&tc, &lcfg, BATCH, &status) : NULL;
+    bfc_data batch;
+    memset(&batch, 0, sizeof batch);
+    stepper st;
+    memset(&st, 0, sizeof st);
+    if (!lr || bfc_data_make(t, BATCH, 1, BFC_STREAM_TRAIN, &batch)) {
+        fprintf(stderr, "perf: memory %s: %s\n", caseid, bfc_last_error());
+        goto done;
+    }
+    st.lr = lr;
+    st.X = batch.X;
+    st.y = batch.y;
+    st.L = lc->L;
+    st.np = bfc_learner_nparams(lr);
+    st.theta = bfc_learner_params(lr);
+    bfc_learner_slice(lr, 2, lc->L, &st.off, &st.len);
+    st.theta0 = bfc_alloc_d(st.np);
+    st.grad = bfc_alloc_d(st.np);
+    st.m1 = bfc_alloc_d(st.np);
+    st.m2 = bfc_alloc_d(st.np);
+    if (!st.theta0 || !st.grad || !st.m1 || !st.m2) goto done;
+    memcpy(st.theta0, st.theta, sizeof(double) * st.np);
+    perf_threads(1);
+    reset(&st);
+    for (int i = 0; i < 10; i++) step(&st); /* warm-up */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    const struct mallinfo2 a = mallinfo2();
+    const unsigned long c0 = perf_alloc_calls();
+    perf_alloc_trace(1);
+    for (int i = 0; i < ALLOC_STEPS; i++) step(&st);
+    perf_alloc_trace(0);
+    const unsigned long c1 = perf_alloc_calls();
+    const struct mallinfo2 b = mallinfo2();
+    char where[1024];
+    const double blas = (double)perf_alloc_sites(where, sizeof where, "libopenblas");
+    if (c1 > c0) printf("heap calls in %d steps, %s, by site: %s\n", ALLOC_STEPS, caseid, where);
+    const double calls = (double)(c1 - c0), ours = calls - blas;
+    const double heap = (double)b.uordblks - (double)a.uordblks + (double)b.hblkhd -
+                        (double)a.hblkhd;
+    perf_row(r, 1, "memory", caseid, "bfc_f64", "heap_calls_per_1000_steps", calls, "calls", 1);
+    perf_row(r, 1, "memory", caseid, "bfc_f64", "heap_calls_outside_openblas_per_1000_steps",
+             ours, "calls", 1);
+    perf_row(r, 1, "memory", caseid, "bfc_f64", "heap_bytes_change_1000_steps", heap, "B", 1);
+    char comparison[192], o[48], p[48];
+    snprintf(comparison, sizeof comparison, "learner %s: heap calls in %d steps", caseid,
+             ALLOC_STEPS);
+    snprintf(o, sizeof o, "%.0f (%+.0f B)", ours, heap);
+    snprintf(p, sizeof p, "%.0f in OpenBLAS", blas);
+    perf_table(r, comparison, o, p, NULL, r->core, 1);
+    char goal[192];
+    snprintf(goal, sizeof goal, "heap calls by bfc in %d learner steps, %s", ALLOC_STEPS, caseid);
+    perf_goal_within(r, goal, ours, 0.0, 0.0, "");
+    snprintf(goal, sizeof goal, "heap bytes in use after %d steps - before, %s", ALLOC_STEPS,
+             caseid);
+    perf_goal_within(r, goal, heap, 0.0, 0.0, " B");
+#else
+    printf("memory check skipped: needs glibc >= 2.33 (mallinfo2 and the malloc interposer)\n");
+#endif
+done:
+    bfc_free(st.theta0), bfc_free(st.grad), bfc_free(st.m1), bfc_free(st.m2);
+    bfc_data_free(&batch);
+    bfc_learner_free(lr);
+    bfc_target_free(t);
+}
+
+void perf_memory(perf_run *r)
+{
+    static const lcase cases[] = {{20, 3, 0}, {100, 3, 512}};
+    for (int i = 0; i < 2; i++) alloc_case(r, &cases[i]);
+}
