@@ -29,6 +29,11 @@ test-check: build
 bench: build
 	scripts/bench.sh $(BUILD)
 
+# Side-by-side performance against PyTorch and scikit-learn (bench/README.md); extra flags
+# through BENCH_PERF_ARGS, e.g. make bench-perf BENCH_PERF_ARGS=--quick
+bench-perf: build
+	$(BUILD)/bfc_perf $(BENCH_PERF_ARGS)
+
 sanitize: deps
 	cmake -S . -B $(BUILD)-san -DCMAKE_BUILD_TYPE=Debug -DBFC_SANITIZE=ON
 	cmake --build $(BUILD)-san -j $(JOBS)
