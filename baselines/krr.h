@@ -137,8 +137,8 @@ void bfc_krr_free(bfc_krr *model);
  * K (s × s) symmetric (the upper triangle is read), overwritten by eigenvectors;
  * y (s) targets; Kvs (v × s) = k(validation, S); ridges (nr) absolute;
  * P (v × nr) row-major: P[j, r] = (Kvs (K + λ_r I)⁻¹ y)_j, with eigenvalues
- * λ_i + λ_r ≤ s·ε·max|λ_i| dropped (pseudo-inverse). Allocates the dsyevd workspace
- * (2s² + 7s + 1 doubles and 5s + 3 ints); BFC_ENOMEM or BFC_ENUMERIC on failure.
+ * λ_i + λ_r ≤ s·ε·max|λ_i| dropped (pseudo-inverse). Allocates the dsyevd workspace and
+ * the path (2s² + 8s + 1 + 2s·nr doubles, 5s + 3 ints); BFC_ENOMEM or BFC_ENUMERIC.
  * *seconds_eigen (if not NULL) receives the wall time of dsyevd. */
 int bfc_krr_ridge_path(double *K, const double *y, const double *Kvs, int s, int v,
                        const double *ridges, int nr, double *P, double *seconds_eigen);

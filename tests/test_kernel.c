@@ -245,3 +245,17 @@ Test(kernel, non_finite_data_give_a_numerical_error_not_a_silent_nan)
     k.kind = BFC_KERNEL_RBF;
     EXPECT_REFUSED(bfc_kernel_matrix(&k, X, 1, X, 2, 3, K), BFC_ENUMERIC, "non-finite");
 }
+
+Test(kernel, matrices_overwrite_their_output_without_reading_it)
+{
+    /* the KRR solver hands in uninitialised memory: garbage (here NaN) must not leak in */
+    const int n = 40, m = 9, d = 3;
+    double *X = random_data(n, d, 7), *G = bfc_alloc_d((size_t)n * n), *K = bfc_alloc_d((size_t)n * m);
+    for (int i = 0; i < n * n; i++) G[i] = NAN;
+    for (int i = 0; i < n * m; i++) K[i] = NAN;
+    bfc_kernel k;
+    bfc_kernel_defaults(&k, d);
+    cr_expect_eq(bfc_kernel_gram(&k, X, n, d, G), BFC_OK, "%s", bfc_last_error());
+    cr_expect_eq(bfc_kernel_matrix(&k, X, n, X, m, d, K), BFC_OK, "%s", bfc_last_error());
+    bfc_free(X), bfc_free(G), bfc_free(K);
+}
