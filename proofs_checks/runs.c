@@ -70,6 +70,35 @@ static const bfc_check_run_result *cache_find(const bfc_check_run_spec *s)
     return NULL;
 }
 
+/* v_l = Var(α_l ‖S*_l‖²) / Var(G*) on the data set D (n points), l = 2..L. */
+static int shares_on(const bfc_target *t, const bfc_data *D, double *share)
+{
+    const bfc_target_config *c = bfc_target_config_of(t);
+    double *S[BFC_MAX_L + 1] = {0};
+    double *sq = bfc_alloc_d((size_t)D->n);
+    int ok = sq != NULL;
+    for (int l = 2; l <= c->L && ok; l++) ok = (S[l] = bfc_alloc_d((size_t)D->n * c->k[l])) != NULL;
+    int st = ok ? bfc_target_eval(t, D->X, D->n, NULL, S)
+                : bfc_fail(BFC_ENOMEM, "out of memory for the test-set shares");
+    const double var_g = bfc_data_g_variance(D);
+    for (int l = 2; l <= c->L && !st; l++) {
+        double mean = 0.0, m2 = 0.0;
+        for (int i = 0; i < D->n; i++) {
+            double nrm2 = 0.0;
+            const double *z = S[l] + (size_t)i * c->k[l];
+            for (int a = 0; a < c->k[l]; a++) nrm2 += z[a] * z[a];
+            sq[i] = c->alpha[l] * nrm2;
+            mean += sq[i];
+        }
+        mean /= D->n;
+        for (int i = 0; i < D->n; i++) m2 += (sq[i] - mean) * (sq[i] - mean);
+        share[l] = m2 / (D->n - 1) / var_g; /* n − 1, as bfc_data_g_variance */
+    }
+    for (int l = 2; l <= BFC_MAX_L; l++) bfc_free(S[l]);
+    bfc_free(sq);
+    return st;
+}
+
 static int train_one(const bfc_check_run_spec *s, bfc_check_run_result *r)
 {
     int st = BFC_OK;
@@ -113,7 +142,7 @@ static int train_one(const bfc_check_run_spec *s, bfc_check_run_result *r)
         r->status = st;
         r->test_error = r->res.test_error;
         for (int l = 2; l <= s->L; l++) r->share[l] = bfc_target_share(t, l);
-        st = BFC_OK;
+        st = shares_on(t, &test, r->share_test);
     }
 out:
     bfc_learner_free(lr);

@@ -25,7 +25,10 @@ typedef struct {
 typedef struct {
     int status;       /* BFC_OK, BFC_EDIVERGED (values are those of the last finite state) */
     double test_error;                    /* relative test error at the end */
-    double share[BFC_MAX_L + 1];          /* v_l of the target, l = 2..L */
+    double share[BFC_MAX_L + 1];          /* v_l of the target (its reference sample) */
+    double share_test[BFC_MAX_L + 1];     /* v_l estimated on the test set instead: from
+                                             L = 4 on the shares are heavy-tailed and the two
+                                             estimates can differ several-fold */
     bfc_train_result res;                 /* stage-end errors, timing */
 } bfc_check_run_result;
 
