@@ -6,5 +6,6 @@
 
 int bfc_cmd_gen(int argc, char **argv);
 int bfc_cmd_train(int argc, char **argv);
+int bfc_cmd_sweep(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
     {"gen", bfc_cmd_gen, "draw a hierarchical target and its data sets, save them (.npy + JSON)"},
     {"train", bfc_cmd_train, "train the paper's learner under a schedule (e2e, layerwise, depth=D, joint)"},
     {"fit", bfc_cmd_fit, "fit a baseline (krr, ntk, nngp, seqkernel, twolayer) on the same data"},
+    {"sweep", bfc_cmd_sweep, "run a sweep of cells from a configuration, with results and report"},
     {"info", cmd_info, "print the version, the BLAS core in use and the CPU"},
 };
 
