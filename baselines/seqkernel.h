@@ -10,6 +10,11 @@
  *   S_l(x) = K_l h_l(x), passed up to the layers that use it.
  * Prediction = Σ_l α_l h_lᵀ M_l h_l with the full fitted forms M_l; only the features passed
  * up are truncated to rank k_l. At L = 2 the method is exact quadratic regression.
+ * Each layer's ridge is chosen on the validation split, then the layer is refit on all n
+ * points at that ridge; the residual that a higher layer is validated on therefore comes
+ * from lower layers that saw those points (its val_error is slightly optimistic). On
+ * noiseless data layer 2 usually picks the smallest ridge of the grid. R_j is drawn from the
+ * model's own stream, so it is not the learner's R_j (same distribution).
  *
  * The form is not identifiable from its values: the monomials of h satisfy exact relations
  * (x_i·x_i = (x_i²−1)·1 + 1·1 at layer 2; products of σ(R S) features at higher layers), and
