@@ -37,8 +37,10 @@ typedef struct {
     char core[64];         /* OpenBLAS core of this process */
     FILE *csv;             /* long-format rows */
     bfc_jw *meta;          /* JSON sidecar, object open: parts append keys */
-    double dgemm_gflops[3]; /* measured DGEMM rate at 1 and 2 threads (0: not measured) */
+    double dgemm_gflops[3]; /* DGEMM rate at 1 and 2 threads of the dgemm part (0: not run) */
     double t0;             /* wall clock at the start, for progress lines */
+    char peer_torch[512];  /* versions and BLAS of the peers, as they reported them */
+    char peer_sklearn[512];
     int goals_met, goals_missed;
 } perf_run;
 
@@ -94,6 +96,8 @@ void perf_peer_stop(perf_peer *p);
 
 /* ---- parts ------------------------------------------------------------------------------ */
 void perf_dgemm(perf_run *r);
+/* One DGEMM of size dgemm_n at this thread count (OpenBLAS threads are left at it): GFLOP/s. */
+double perf_dgemm_sample(const perf_run *r, int threads);
 void perf_learner(perf_run *r);
 void perf_krr(perf_run *r);
 void perf_memory(perf_run *r);

@@ -242,6 +242,8 @@ static int worker(perf_run *r)
     meta_config(r, &j);
     bfc_jw_kv_num(&j, "dgemm_gflops_1_thread", r->dgemm_gflops[1]);
     bfc_jw_kv_num(&j, "dgemm_gflops_2_threads", r->dgemm_gflops[2]);
+    bfc_jw_kv_str(&j, "peer_torch", r->peer_torch[0] ? r->peer_torch : "not run");
+    bfc_jw_kv_str(&j, "peer_sklearn", r->peer_sklearn[0] ? r->peer_sklearn : "not run");
     bfc_jw_kv_int(&j, "goals_met", r->goals_met);
     bfc_jw_kv_int(&j, "goals_missed", r->goals_missed);
     bfc_jw_kv_num(&j, "wall_seconds", bfc_wall_seconds() - r->t0);

@@ -81,8 +81,13 @@ def main(argv):
     X = np.load(os.path.join(a.dir, "X.npy"))
     y = np.load(os.path.join(a.dir, "y.npy"))
     Xt = np.load(os.path.join(a.dir, "Xt.npy"))
+    try:
+        import scipy
+        scipy_version = scipy.__version__
+    except ImportError:
+        scipy_version = None
     reply({"status": "ok", "sklearn": sklearn.__version__, "numpy": np.__version__,
-           "blas": blas_info()})
+           "scipy": scipy_version, "blas": blas_info()})
     for line in sys.stdin:
         cmd = line.split()
         if not cmd or cmd[0] == "quit":
