@@ -8,6 +8,7 @@
 #include "bfc.h"
 #include "cli.h"
 #include "commands.h"
+#include "fsutil.h"
 #include "sweep.h"
 
 #define MAX_OVERRIDES 64
@@ -73,10 +74,31 @@ static void usage(const bfc_opt *const *tables)
            "launching and waits for the cells in flight; twice kills them.\n\n"
            "Writes in DIR: results.csv (method,target,n,seed,metric,value), sweep.json (resolved\n"
            "configuration and run metadata), summary.csv, neps.csv (sample complexity n_eps and\n"
-           "time t_eps), fig_*.csv with figures.txt (tables of the plots/*.gp figures) and\n"
-           "REPORT.md. Exit status: 0 all cells finished, 1 some failed, 2 bad configuration,\n"
+           "time t_eps), fig_*.csv with figures.txt (tables of the plots/*.gp figures),\n"
+           "REPORT.md and sweep-args.txt (these arguments, for scripts/report.sh).\n"
+           "Exit status: 0 all cells finished, 1 some failed, 2 bad configuration,\n"
            "130 interrupted.\n\noptions:\n");
     bfc_opt_print(stdout, tables);
+}
+
+/* OUT/sweep-args.txt: the arguments after "sweep", one per line, so that a later step
+ * (scripts/report.sh) can rebuild the same cells with --report-only. */
+static int save_args(int argc, char **argv, const char *out)
+{
+    int st = bfc_mkdir_p(out);
+    char path[4200];
+    if (!st) st = bfc_path_join(path, sizeof path, out, "sweep-args.txt");
+    if (st) return st;
+    bfc_afile *f = bfc_afile_open(path);
+    if (!f) return BFC_EIO;
+    for (int i = 2; i < argc; i++) {
+        if (strchr(argv[i], '\n')) {
+            bfc_afile_abort(f);
+            return bfc_fail(BFC_EINVAL, "an argument holds a newline");
+        }
+        fprintf(bfc_afile_fp(f), "%s\n", argv[i]);
+    }
+    return bfc_afile_commit(f);
 }
 
 int bfc_cmd_sweep(int argc, char **argv)
@@ -120,6 +142,11 @@ int bfc_cmd_sweep(int argc, char **argv)
     bfc_sweep_summary sum;
     memset(&sum, 0, sizeof sum);
     int rst = BFC_OK;
+    if (!a.report_only && (st = save_args(argc, argv, a.out))) {
+        fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
+        bfc_sweep_free(s);
+        return 1;
+    }
     if (!a.report_only) {
         bfc_sweep_run_opts o = {"/proc/self/exe", a.out, a.jobs, a.quiet, -1, bfc_sweep_signals()};
         rst = bfc_sweep_run(s, &o, &sum);

@@ -12,7 +12,7 @@
  *   bfc_sweep_free(s);
  *
  * A cell is one run: `bfc COMMAND FLAGS... --n N --seed S`, flags sorted by name. Its key
- * is the FNV-1a 64-bit hash of that canonical command line (bfc_sweep_key), its directory
+ * is a 64-bit hash of that canonical command line (bfc_sweep_key), its directory
  * OUT/cells/<key>/ holds the run's own files plus cmd.txt, stderr.log and status.json; a
  * cell is finished when status.json says "ok". Changing anything in a cell's command line
  * gives a new key; a code change does not (use a new output directory). */
@@ -63,8 +63,8 @@ int bfc_sweep_ncells(const bfc_sweep *s);
 const bfc_sweep_cell *bfc_sweep_cell_at(const bfc_sweep *s, int i);
 
 /* key (17 bytes with the NUL) of a command line argv[0..argc): FNV-1a 64 of the canonical
- * text "bfc-sweep-cell/1" followed by each argument preceded by a 0x1f byte. Flags must
- * already be in canonical order (as in a cell). */
+ * text "bfc-sweep-cell/1" followed by each argument preceded by a 0x1f byte, then murmur3's
+ * 64-bit finaliser, in hex. Flags must already be in canonical order (as in a cell). */
 void bfc_sweep_key(char *const *argv, int argc, char key[17]);
 
 typedef struct {
