@@ -26,8 +26,17 @@ test-unit: build
 test-check: build
 	cd $(BUILD) && ctest --output-on-failure -L check
 
+# The head-to-head sweep (bench/configs/default.json) with figures and REPORT.md in
+# results/bench-<UTC time>; bench-quick runs its small subset. BENCH_CHECKS=1 adds the claim
+# checks' verdicts; plots redraws the figures and report of RESULTS (default: the newest).
 bench: build
 	scripts/bench.sh $(BUILD)
+
+bench-quick: build
+	scripts/bench.sh $(BUILD) --quick
+
+plots:
+	scripts/report.sh $(BUILD) $(RESULTS)
 
 # Side-by-side performance against PyTorch and scikit-learn (bench/README.md); extra flags
 # through BENCH_PERF_ARGS, e.g. make bench-perf BENCH_PERF_ARGS=--quick

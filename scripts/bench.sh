@@ -1,51 +1,51 @@
 #!/usr/bin/env bash
-# bench.sh BUILD_DIR [OUT_DIR]: the default benchmark. Runs the SPEC §6 configuration (d = 20,
-# L = 3, k = 3, gap 0.1, n = 20000, Adam 3e-3 cosine, 3000 steps per stage, batch 256) under
-# the e2e, layerwise and backward-depth schedules for seeds 0, 1, 2, writes each run's
-# curve.csv / result.csv / result.json under OUT_DIR, collects them into OUT_DIR/results.csv
-# (long format), and prints the table with medians over seeds.
+# bench.sh BUILD_DIR [--quick] [OUT_DIR]: the head-to-head benchmark. Runs
+#   BUILD_DIR/bfc sweep bench/configs/default.json [--quick] --out OUT_DIR
+# (every learner schedule and baseline on the same targets, n grid and seeds; see
+# bench/configs/README.md), then scripts/report.sh to draw the figures and write
+# OUT_DIR/REPORT.md, and prints where everything is. OUT_DIR defaults to
+# results/bench-<UTC timestamp> (results/bench-quick-<timestamp> with --quick). Rerunning with
+# the same OUT_DIR resumes an interrupted sweep.
+# Environment: BENCH_CONFIG (default bench/configs/default.json), BENCH_JOBS (cells in
+# parallel, default 2), BENCH_SWEEP_ARGS (extra bfc sweep flags, e.g. "--seeds 0,1"),
+# BENCH_CHECKS=1 to also run the claim checks (bfc_check all --size full) into
+# OUT_DIR/checks and include their verdicts in the report.
 set -euo pipefail
 build=${1:-build}
-out=${2:-results/bench-$(date -u +%Y%m%dT%H%M%SZ)}
+shift || true
+quick=()
+if [ "${1:-}" = "--quick" ]; then
+  quick=(--quick)
+  shift
+fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out=${1:-results/bench${quick[*]:+-quick}-$stamp}
+config=${BENCH_CONFIG:-bench/configs/default.json}
+jobs=${BENCH_JOBS:-2}
 bfc="$build/bfc"
 [ -x "$bfc" ] || { echo "bench: $bfc not built (run make build)" >&2; exit 1; }
-mkdir -p "$out"
-seeds=(0 1 2)
-schedules=(e2e layerwise)
 t0=$(date +%s)
-total=$(( ${#seeds[@]} * ${#schedules[@]} ))
-i=0
-for s in "${schedules[@]}"; do
-  for seed in "${seeds[@]}"; do
-    i=$((i + 1))
-    echo "bench: [$i/$total] $s seed $seed" >&2
-    "$bfc" train --schedule "$s" --seed "$seed" --quiet --out "$out/$s-seed$seed" >/dev/null
-  done
-done
-# collect the long-format rows (header once)
-first=1
-for f in "$out"/*/result.csv; do
-  if [ $first -eq 1 ]; then head -n 1 "$f" > "$out/results.csv"; first=0; fi
-  tail -n +2 "$f" >> "$out/results.csv"
-done
-echo "bench: wrote $out/results.csv ($(( $(date +%s) - t0 ))s)" >&2
-# table: per schedule, per seed, then the median
-awk -F, '
-  NR > 1 && ($6 == "test_error" || $6 == "feature_error_2" || $6 == "feature_error_2_stage_2" || $6 == "us_per_step") {
-    v[$1 "," $5 "," $6] = $7; sched[$1] = 1; seed[$5] = 1
-  }
-  function median(a, n,   i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-  }
-  END {
-    printf "%-10s %-6s %12s %14s %14s %10s\n", "schedule", "seed", "test_error", "fe2_stage2", "fe2_end", "us/step"
-    for (s in sched) {
-      n = 0
-      for (d in seed) {
-        n++; te[n] = v[s "," d ",test_error"]
-        printf "%-10s %-6s %12.4g %14.4g %14.4g %10.1f\n", s, d, v[s "," d ",test_error"], v[s "," d ",feature_error_2_stage_2"], v[s "," d ",feature_error_2"], v[s "," d ",us_per_step"]
-      }
-      printf "%-10s %-6s %12.4g\n", s, "median", median(te, n)
-    }
-  }' "$out/results.csv"
+rc=0
+# shellcheck disable=SC2086  # BENCH_SWEEP_ARGS is a list of flags
+"$bfc" sweep "$config" "${quick[@]}" --jobs "$jobs" --out "$out" ${BENCH_SWEEP_ARGS:-} || rc=$?
+case $rc in
+  0) ;;
+  1) echo "bench: some cells failed (listed in $out/REPORT.md); drawing what finished" >&2 ;;
+  130) echo "bench: interrupted; rerun 'scripts/bench.sh $build ${quick[*]} $out' to resume" >&2 ;;
+  *) exit "$rc" ;;
+esac
+t1=$(date +%s)
+if [ "${BENCH_CHECKS:-0}" = 1 ] && [ $rc -ne 130 ]; then
+  if [ -x "$build/bfc_check" ]; then
+    echo "bench: claim checks (bfc_check all --size full) into $out/checks" >&2
+    OPENBLAS_NUM_THREADS=1 "$build/bfc_check" all --size full --out "$out/checks" > "$out/checks.log" 2>&1 ||
+      echo "bench: some claim checks failed (see $out/checks.log)" >&2
+  else
+    echo "bench: $build/bfc_check not built; no claim checks" >&2
+  fi
+fi
+scripts/report.sh "$build" "$out"
+t2=$(date +%s)
+echo "bench: sweep $((t1 - t0)) s, checks and report $((t2 - t1)) s, total $((t2 - t0)) s" >&2
+echo "bench: report $out/REPORT.md; data $out/results.csv, $out/neps.csv; figures $out/fig_*.png" >&2
+exit $rc
