@@ -8,6 +8,7 @@
 #include "baselines_cli.h"
 #include "blas.h"
 #include "cli.h"
+#include "entk.h"
 #include "fsutil.h"
 #include "krr.h"
 #include "metrics.h"
@@ -27,10 +28,11 @@ typedef struct {
     int select_max;
     int width, steps;
     double lr;
+    double init_scale;
 } fit_args;
 
 static const bfc_opt fit_opts[] = {
-    {"method", 1, "M", "krr (default), ntk, nngp, seqkernel or twolayer"},
+    {"method", 1, "M", "krr (default), ntk, nngp, entk, seqkernel or twolayer"},
     {"kernel", 1, "K", "krr kernel: poly (default), rbf or laplace"},
     {"degree", 1, "P", "poly kernel degree p in (1 + <x,y>/d)^p (default 4)"},
     {"bandwidth", 1, "S2", "rbf exp(-|x-y|^2/(2 S2)), laplace exp(-|x-y|/sqrt(S2)) (default d)"},
@@ -38,6 +40,7 @@ static const bfc_opt fit_opts[] = {
     {"act", 1, "A", "ntk/nngp activation: relu (default) or quad"},
     {"depth", 1, "H", "ntk/nngp hidden layers (default 2)"},
     {"select-max", 1, "N", "cap on the ridge-selection subset (default 6000)"},
+    {"init-scale", 1, "X", "entk: the learner's initialisation scale (default 0.1, as bfc train)"},
     {"width", 1, "M", "twolayer: hidden units (default 1024)"},
     {"steps", 1, "T", "twolayer: Adam steps (default 3000*(L-1), the learner's budget)"},
     {"lr", 1, "ETA", "twolayer: peak learning rate (default 1e-3, cosine decay)"},
@@ -61,6 +64,7 @@ static int fit_opt(void *ctx, const char *name, const char *val)
     if (!strcmp(name, "ridge")) return bfc_parse_double("--ridge", val, 1e-300, 1e300, &a->ridge);
     if (!strcmp(name, "depth")) return bfc_parse_int("--depth", val, 1, 100, &a->depth);
     if (!strcmp(name, "select-max")) return bfc_parse_int("--select-max", val, 10, 1000000, &a->select_max);
+    if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &a->init_scale);
     if (!strcmp(name, "width")) return bfc_parse_int("--width", val, 1, 1000000, &a->width);
     if (!strcmp(name, "steps")) return bfc_parse_int("--steps", val, 1, 100000000, &a->steps);
     if (!strcmp(name, "lr")) return bfc_parse_double("--lr", val, 1e-12, 1e3, &a->lr);
@@ -143,7 +147,7 @@ static int finish_outputs(const fit_args *a, bfc_jw *j, const char *method,
     return st;
 }
 
-/* seqkernel and twolayer: methods that learn features or weights by optimisation. */
+/* entk, seqkernel and twolayer: methods built on the learner's graph or trained by SGD. */
 static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *train,
                        const bfc_data *test, double t0, double c0)
 {
@@ -154,8 +158,22 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_seqk_model *sk = NULL;
     bfc_twolayer_result tr;
     memset(&tr, 0, sizeof tr);
-    int seq = !strcmp(a->method, "seqkernel");
-    if (!st && seq) {
+    int seq = !strcmp(a->method, "seqkernel"), entk = !strcmp(a->method, "entk");
+    bfc_entk_ridge_report er;
+    memset(&er, 0, sizeof er);
+    if (!st && entk) {
+        bfc_learner_config lc;
+        bfc_learner_defaults(&lc);
+        lc.seed = a->p.seed;
+        if (a->init_scale > 0) lc.init_scale = a->init_scale;
+        bfc_entk_ridge_config rc;
+        bfc_entk_ridge_defaults(&rc);
+        rc.ridge = a->ridge;
+        rc.seed = a->p.seed;
+        if (a->select_max) rc.select_max = a->select_max;
+        st = bfc_entk_regress(c, &lc, &rc, 1, train, test->X, test->n, pred, &er);
+        if (!st) err = bfc_relative_error(pred, test->g, test->n);
+    } else if (!st && seq) {
         bfc_seqk_config sc;
         bfc_seqk_defaults(&sc);
         sc.seed = a->p.seed;
@@ -189,7 +207,17 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_jw_init(&j);
     bfc_jw_obj_begin(&j);
     summary_head(&j, a, NULL, t, train->n, test->n, st ? bfc_status_name(st) : "ok", err);
-    if (seq) {
+    if (entk) {
+        bfc_jw_kv_num(&j, "ridge", er.ridge);
+        bfc_jw_kv_num(&j, "ridge_relative", er.ridge_relative);
+        bfc_jw_kv_bool(&j, "ridge_chosen", a->ridge <= 0);
+        bfc_jw_kv_num(&j, "val_mse", er.val_mse);
+        bfc_jw_kv_int(&j, "n_params", (long long)er.n_params);
+        bfc_jw_kv_num(&j, "init_scale", a->init_scale > 0 ? a->init_scale : 0.1);
+        bfc_jw_kv_num(&j, "f0_rms", er.f0_rms);
+        bfc_jw_kv_int(&j, "fallback", er.fallback);
+        bfc_jw_kv_num(&j, "gram_s", er.seconds_gram + er.seconds_gram_test);
+    } else if (seq) {
         const bfc_seqk_report *r = bfc_seqk_report_of(sk);
         bfc_jw_key(&j, "feature_error");
         bfc_jw_num_array(&j, fe + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
@@ -240,6 +268,9 @@ int bfc_cmd_fit(int argc, char **argv)
                "  krr    kernel ridge regression (--kernel poly|rbf|laplace)\n"
                "  ntk    closed-form infinite-width NTK of a deep ReLU/quadratic network\n"
                "  nngp   the compositional (NNGP) kernel of the same network\n"
+               "  entk   the empirical NTK of the learner of 'bfc train' at its initialisation\n"
+               "         (its lazy regime): ridge regression of y - f0 on the Gram matrix of\n"
+               "         per-example gradients\n"
                "  seqkernel  layer by layer: ridge regression on the quadratic monomials of\n"
                "         the current features, top-k eigenpairs of the fitted form go up\n"
                "  twolayer   a wide two-layer ReLU network trained end to end with Adam\n\n"
@@ -249,14 +280,19 @@ int bfc_cmd_fit(int argc, char **argv)
     }
     if (!st) st = bfc_problem_finish(&a.p);
     int is_kernel = !strcmp(a.method, "krr") || !strcmp(a.method, "ntk") || !strcmp(a.method, "nngp");
-    if (!st && !is_kernel && strcmp(a.method, "seqkernel") && strcmp(a.method, "twolayer"))
-        st = bfc_fail(BFC_EINVAL, "--method must be krr, ntk, nngp, seqkernel or twolayer (got '%s')",
+    if (!st && !is_kernel && strcmp(a.method, "seqkernel") && strcmp(a.method, "twolayer") &&
+        strcmp(a.method, "entk"))
+        st = bfc_fail(BFC_EINVAL,
+                      "--method must be krr, ntk, nngp, entk, seqkernel or twolayer (got '%s')",
                       a.method);
     bfc_kernel kern;
     if (!st && is_kernel) st = kernel_from_args(&a, a.p.target.d, &kern);
-    if (!st && !is_kernel && (a.kernel_set || a.degree || a.bandwidth2 > 0 || a.ridge > 0))
-        st = bfc_fail(BFC_EINVAL, "--kernel, --degree, --bandwidth and --ridge apply to krr, ntk "
-                                  "and nngp only");
+    if (!st && !is_kernel && (a.kernel_set || a.degree || a.bandwidth2 > 0))
+        st = bfc_fail(BFC_EINVAL, "--kernel, --degree and --bandwidth apply to krr, ntk and nngp only");
+    if (!st && !is_kernel && strcmp(a.method, "entk") && a.ridge > 0)
+        st = bfc_fail(BFC_EINVAL, "--ridge applies to krr, ntk, nngp and entk only");
+    if (!st && strcmp(a.method, "entk") && a.init_scale > 0)
+        st = bfc_fail(BFC_EINVAL, "--init-scale applies to --method entk only");
     if (!st && strcmp(a.method, "twolayer") && (a.width || a.steps || a.lr > 0))
         st = bfc_fail(BFC_EINVAL, "--width, --steps and --lr apply to --method twolayer only");
     if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);

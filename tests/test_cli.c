@@ -216,14 +216,16 @@ Test(cli, train_writes_curve_result_csv_and_json_with_the_blas_core)
 
 Test(cli, fit_rejects_bad_methods_kernels_ridges_and_runs_beyond_memory)
 {
-    EXPECT_REJECTED("fit --method svm", "--method must be krr, ntk, nngp, seqkernel or twolayer");
+    EXPECT_REJECTED("fit --method svm", "--method must be krr, ntk, nngp, entk, seqkernel or twolayer");
+    EXPECT_REJECTED("fit --method krr --init-scale 1", "--init-scale applies to --method entk only");
     EXPECT_REJECTED("fit --kernel cosine", "--kernel must be poly, rbf or laplace");
     EXPECT_REJECTED("fit --ridge -1", "--ridge must be a number");
     EXPECT_REJECTED("fit --ridge 0", "--ridge must be a number");
     EXPECT_REJECTED("fit --kernel rbf --bandwidth 0", "--bandwidth must be a number");
     EXPECT_REJECTED("fit --degree 0", "--degree must be an integer between 1 and 512");
     EXPECT_REJECTED("fit --method ntk --act tanh", "--act must be relu or quad");
-    EXPECT_REJECTED("fit --method twolayer --ridge 1", "apply to krr, ntk and nngp only");
+    EXPECT_REJECTED("fit --method twolayer --ridge 1", "--ridge applies to krr, ntk, nngp and entk only");
+    EXPECT_REJECTED("fit --method seqkernel --degree 3", "apply to krr, ntk and nngp only");
     EXPECT_REJECTED("fit --method krr --width 5", "apply to --method twolayer only");
     /* 10^7 points need ~800 TB for the Gram matrix: refused before any data is drawn */
     EXPECT_REJECTED("fit --n 10000000", "needs about");
@@ -232,7 +234,7 @@ Test(cli, fit_rejects_bad_methods_kernels_ridges_and_runs_beyond_memory)
 Test(cli, fit_runs_every_baseline_on_the_same_small_problem)
 {
     const char *methods[] = {"--method krr", "--method krr --kernel rbf", "--method ntk",
-                             "--method nngp --act quad", "--method seqkernel",
+                             "--method nngp --act quad", "--method seqkernel", "--method entk",
                              "--method twolayer --width 32 --steps 50"};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         char args[512];
