@@ -82,8 +82,9 @@ static void usage(const bfc_opt *const *tables)
 }
 
 /* OUT/sweep-args.txt: the arguments after "sweep", one per line, so that a later step
- * (scripts/report.sh) can rebuild the same cells with --report-only. */
-static int save_args(int argc, char **argv, const char *out)
+ * (scripts/report.sh) can rebuild the same cells with --report-only; the configuration file
+ * as an absolute path, so that it can run from anywhere. */
+static int save_args(int argc, char **argv, const char *config, const char *out)
 {
     int st = bfc_mkdir_p(out);
     char path[4200];
@@ -96,7 +97,9 @@ static int save_args(int argc, char **argv, const char *out)
             bfc_afile_abort(f);
             return bfc_fail(BFC_EINVAL, "an argument holds a newline");
         }
-        fprintf(bfc_afile_fp(f), "%s\n", argv[i]);
+        char *abs = argv[i] == config ? realpath(config, NULL) : NULL;
+        fprintf(bfc_afile_fp(f), "%s\n", abs ? abs : argv[i]);
+        free(abs);
     }
     return bfc_afile_commit(f);
 }
@@ -142,7 +145,7 @@ int bfc_cmd_sweep(int argc, char **argv)
     bfc_sweep_summary sum;
     memset(&sum, 0, sizeof sum);
     int rst = BFC_OK;
-    if (!a.report_only && (st = save_args(argc, argv, a.out))) {
+    if (!a.report_only && (st = save_args(argc, argv, a.config, a.out))) {
         fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
         bfc_sweep_free(s);
         return 1;

@@ -3,6 +3,7 @@
  * results into CSV, n_ε / t_ε tables, figure tables and REPORT.md. */
 #include "sweep.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1341,6 +1343,7 @@ typedef struct {
     int cached;
     pid_t pid;
     double t0, wall;
+    double cpu;      /* user + system seconds of the cell's process (wait4) */
     double term_at;  /* when SIGTERM was sent (0: not sent) */
     int kill_sent;
     int timed_out;   /* SIGTERM sent for the time-out */
@@ -1369,10 +1372,10 @@ static int file_exists(const char *dir, const char *name)
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Status of a cell from disk: 1 finished ("ok" and result.csv present), 0 failed (status
- * "failed"/"interrupted"), −1 never finished. *wall (if non-NULL) receives wall_s. When
+/* Status of a cell from disk: 1 finished ("ok" and result.csv present), 0 failed, −1 not
+ * run or interrupted. *wall and *cpu (if non-NULL) receive wall_s and cpu_s. When
  * reason is non-NULL it receives the recorded reason and the last stderr line. */
-static int read_status(const char *dir, double *wall, char *reason, size_t cap)
+static int read_status(const char *dir, double *wall, double *cpu, char *reason, size_t cap)
 {
     char p[4352];
     pjoin(p, sizeof p, dir, "status.json");
@@ -1385,6 +1388,7 @@ static int read_status(const char *dir, double *wall, char *reason, size_t cap)
     const char *st = bfc_json_string(bfc_json_get(j, "status"));
     int ok = st && !strcmp(st, "ok") && file_exists(dir, "result.csv");
     if (wall && bfc_json_number(bfc_json_get(j, "wall_s"), wall)) *wall = NAN;
+    if (cpu && bfc_json_number(bfc_json_get(j, "cpu_s"), cpu)) *cpu = NAN;
     if (reason) {
         const char *r = bfc_json_string(bfc_json_get(j, "reason"));
         const bfc_json *tail = bfc_json_get(j, "stderr_tail");
@@ -1392,8 +1396,9 @@ static int read_status(const char *dir, double *wall, char *reason, size_t cap)
         const char *last = nt ? bfc_json_string(bfc_json_at(tail, nt - 1)) : NULL;
         snprintf(reason, cap, "%s%s%s", r ? r : "unknown", last ? ": " : "", last ? last : "");
     }
+    int interrupted = st && !strcmp(st, "interrupted");
     bfc_json_free(j);
-    return ok ? 1 : st ? 0 : -1;
+    return ok ? 1 : st && !interrupted ? 0 : -1;
 }
 
 /* The last STDERR_TAIL_LINES non-empty lines of a file (at most 8 KB are read). */
@@ -1465,6 +1470,7 @@ static int finish_cell(const bfc_sweep_cell *c, const char *dir, run *r, int wst
     if (WIFSIGNALED(wstatus)) bfc_jw_int(&j, WTERMSIG(wstatus));
     else bfc_jw_null(&j);
     bfc_jw_kv_num(&j, "wall_s", r->wall);
+    bfc_jw_kv_num(&j, "cpu_s", r->cpu);
     bfc_jw_key(&j, "stderr_tail");
     bfc_jw_arr_begin(&j);
     for (int i = 0; i < nt; i++) bfc_jw_str(&j, tail[i]);
@@ -1510,6 +1516,10 @@ static int launch(const char *exe, const bfc_sweep_cell *c, const char *dir, cha
     if (st) return st;
     static const char *const stale[] = {"status.json", "result.csv", "result.json", "curve.csv", "stdout.json"};
     for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) remove_in(dir, stale[i]);
+    DIR *dp = opendir(dir); /* temporary files of a killed run ("curve.csv.tmp.<pid>") */
+    for (struct dirent *e = dp ? readdir(dp) : NULL; e; e = readdir(dp))
+        if (strstr(e->d_name, ".tmp.")) remove_in(dir, e->d_name);
+    if (dp) closedir(dp);
     char *full = xprintf("%s --json --quiet --out %s\n", c->cmdline, dir);
     char path[4352];
     pjoin(path, sizeof path, dir, "cmd.txt");
@@ -1606,16 +1616,28 @@ static double estimate(const bfc_sweep *s, const run *r, int i)
     return nall ? all / nall : -1;
 }
 
-static double eta(const bfc_sweep *s, const run *r, int jobs, double now)
+static double eta(const bfc_sweep *s, const run *r, int jobs, double now, int stopping)
 {
     double left = 0;
     for (int i = 0; i < s->ncells; i++) {
-        if (r[i].state != C_PENDING && r[i].state != C_RUNNING) continue;
+        if ((r[i].state != C_PENDING || stopping) && r[i].state != C_RUNNING) continue;
         double e = estimate(s, r, i);
         if (e < 0) return -1;
         left += r[i].state == C_RUNNING ? fmax(e - (now - r[i].t0), 0) : e;
     }
     return left / jobs;
+}
+
+/* The 1-minute load average: other work on the machine inflates the cells' wall times. */
+static double load_average(void)
+{
+    double x = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &x) != 1) x = NAN;
+        fclose(f);
+    }
+    return x;
 }
 
 int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *sum)
@@ -1641,6 +1663,8 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
     const int jobs = o->jobs > 0 ? o->jobs : 1;
     const double timeout = o->timeout_s >= 0 ? o->timeout_s : s->timeout_s;
     const double t_start = bfc_wall_seconds();
+    sum->load_start = load_average();
+    sum->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     run *r = xrealloc(NULL, sizeof(run) * (size_t)s->ncells);
     memset(r, 0, sizeof(run) * (size_t)s->ncells);
     char dir[4352], reason[1024];
@@ -1653,7 +1677,7 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
         sum->total++;
         cell_dir(o->out, &s->cells[i], dir, sizeof dir);
         double w;
-        if (read_status(dir, &w, NULL, 0) == 1) {
+        if (read_status(dir, &w, NULL, NULL, 0) == 1) {
             r[i].state = C_OK;
             r[i].cached = 1;
             r[i].wall = w;
@@ -1687,22 +1711,27 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
         for (int i = 0; i < s->ncells; i++) {
             if (r[i].state != C_RUNNING) continue;
             int ws;
-            pid_t p = waitpid(r[i].pid, &ws, WNOHANG);
+            struct rusage ru;
+            memset(&ru, 0, sizeof ru);
+            pid_t p = wait4(r[i].pid, &ws, WNOHANG, &ru);
             if (p == 0 || (p < 0 && errno == EINTR)) continue;
             if (p < 0) ws = 127 << 8; /* lost: count as failed */
             running--;
             r[i].wall = bfc_wall_seconds() - r[i].t0;
+            r[i].cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
             cell_dir(o->out, &s->cells[i], dir, sizeof dir);
             r[i].state = finish_cell(&s->cells[i], dir, &r[i], ws, reason, sizeof reason);
             done++;
             if (r[i].state == C_OK) sum->ok++;
+            else if (r[i].interrupted) r[i].state = C_NOT_RUN;
             else sum->failed++;
             if (!o->quiet) {
                 char el[32], et[32];
                 fmt_duration(now - t_start, el, sizeof el);
-                fmt_duration(eta(s, r, jobs, now), et, sizeof et);
+                fmt_duration(eta(s, r, jobs, now, stopping), et, sizeof et);
                 fprintf(stderr, "bfc sweep: [%d/%d] %s %s %s n=%d seed=%lld %.1fs | %d failed | %s elapsed, ETA %s\n",
-                        done, sum->total, r[i].state == C_OK ? "ok    " : "FAILED", s->cells[i].method,
+                        done, sum->total, r[i].state == C_OK ? "ok    " : r[i].state == C_NOT_RUN ? "KILLED" : "FAILED", s->cells[i].method,
                         s->cells[i].target, s->cells[i].n, s->cells[i].seed, r[i].wall, sum->failed, el, et);
                 if (r[i].state != C_OK) fprintf(stderr, "bfc sweep:   %s (%s)\n", reason, dir);
             }
@@ -1752,8 +1781,9 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
         nanosleep(&ts, NULL);
     }
     for (int i = 0; i < s->ncells; i++)
-        if (r[i].state == C_PENDING) sum->not_run++;
+        if (r[i].state == C_PENDING || r[i].state == C_NOT_RUN) sum->not_run++;
     sum->wall_s = bfc_wall_seconds() - t_start;
+    sum->load_end = load_average();
     if (!o->quiet) {
         char el[32];
         fmt_duration(sum->wall_s, el, sizeof el);
@@ -1793,7 +1823,7 @@ static double median(double *v, int n)
 /* What the aggregation knows of one cell. */
 typedef struct {
     int status; /* 1 finished, 0 failed, −1 not run */
-    double test_error, wall;
+    double test_error, wall, cpu;
     double share[BFC_MAX_L + 1];
     char reason[640];
 } cellres;
@@ -1803,7 +1833,7 @@ typedef struct {
     int ti, mi;
     int nn;
     int n[256];
-    double med[256], lo[256], hi[256], wall[256];
+    double med[256], lo[256], hi[256], wall[256], cpu[256]; /* wall, cpu: medians */
     int ok[256], total[256];
 } series;
 
@@ -1846,6 +1876,8 @@ static void read_cell(agg *a, int i, const char *dir)
     }
     if (a->rows && isfinite(cr->wall))
         fprintf(a->rows, "%s,%s,%d,%lld,cell_wall_s,%.6g\n", c->method, c->target, c->n, c->seed, cr->wall);
+    if (a->rows && isfinite(cr->cpu))
+        fprintf(a->rows, "%s,%s,%d,%lld,cell_cpu_s,%.6g\n", c->method, c->target, c->n, c->seed, cr->cpu);
     free(text);
 }
 
@@ -1863,6 +1895,7 @@ static void build_series(agg *a)
     a->nsr = 0;
     double *v = xrealloc(NULL, sizeof(double) * (size_t)(s->nseeds + 1));
     double *w = xrealloc(NULL, sizeof(double) * (size_t)(s->nseeds + 1));
+    double *cpu = xrealloc(NULL, sizeof(double) * (size_t)(s->nseeds + 1));
     for (int i = 0; i < s->ncells; i++) {
         int ti = s->ci[i].t, mi = s->ci[i].m;
         series *sr = find_series(a, ti, mi);
@@ -1883,12 +1916,13 @@ static void build_series(agg *a)
     for (int k = 0; k < a->nsr; k++) {
         series *sr = &a->sr[k];
         for (int j = 0; j < sr->nn; j++) {
-            int nv = 0, nw = 0;
+            int nv = 0, nw = 0, nc = 0;
             for (int i = 0; i < s->ncells; i++) {
                 if (s->ci[i].t != sr->ti || s->ci[i].m != sr->mi || s->cells[i].n != sr->n[j]) continue;
                 if (a->cr[i].status != 1 || !isfinite(a->cr[i].test_error)) continue;
                 if (nv < s->nseeds) v[nv++] = a->cr[i].test_error;
                 if (nw < s->nseeds && isfinite(a->cr[i].wall)) w[nw++] = a->cr[i].wall;
+                if (nc < s->nseeds && isfinite(a->cr[i].cpu)) cpu[nc++] = a->cr[i].cpu;
             }
             sr->ok[j] = nv;
             sr->med[j] = sr->lo[j] = sr->hi[j] = NAN;
@@ -1898,10 +1932,12 @@ static void build_series(agg *a)
                 sr->hi[j] = v[nv - 1];
             }
             sr->wall[j] = median(w, nw);
+            sr->cpu[j] = median(cpu, nc);
         }
     }
     free(v);
     free(w);
+    free(cpu);
 }
 
 /* Backward depth D of a train method on a target (−1 when it has none). */
@@ -2324,14 +2360,20 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
     fprintf(o, "- cells: %d (%d finished, %d failed, %d not run); sum of the cells' wall times %.0f s",
             total, nok, nfail, nnot, cell_sum);
     if (sum && sum->total)
-        fprintf(o, "; this run: %.0f s wall for %d cells (%d taken from earlier runs)%s", sum->wall_s,
-                sum->total - sum->cached, sum->cached, sum->interrupted ? ", interrupted" : "");
+        fprintf(o, "; this run: %.0f s wall for %d cells (%d taken from earlier runs)%s; machine load "
+                   "average %.1f at the start, %.1f at the end, on %d CPUs (wall times include any "
+                   "other work on the machine; CPU times do not)",
+                sum->wall_s, sum->total - sum->cached, sum->cached,
+                sum->interrupted ? ", interrupted" : "", sum->load_start, sum->load_end, sum->ncpu);
     fprintf(o, "\n- written %s\n\n", META("date_utc"));
 
     fprintf(o, "## Targets\n\nShares v_l = Var(alpha_l |S*_l|^2)/Var(G*) (SPEC §1), median over the "
                "learner cells' targets.\n\n| target | group | configuration | target seed | shares v_2..v_L | extra flags |\n|---|---|---|---|---|---|\n");
     for (int ti = 0; ti < s->nt; ti++) {
         const target *t = &s->t[ti];
+        int used = 0;
+        for (int i = 0; i < s->ncells; i++) used |= s->ci[i].t == ti;
+        if (!used) continue;
         char desc[128], sh[256] = "";
         describe_target(t, desc, sizeof desc);
         for (int l = 2; l <= t->tc.L; l++) {
@@ -2341,17 +2383,23 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         }
         fprintf(o, "| %s | %s | %s | %s | %s | ", t->name, t->group, desc,
                 t->target_seed_fixed ? flags_get(&t->problem, "target-seed") : "= seed", sh);
-        for (int k = 0; k < t->args.n; k++)
+        for (int k = 0; k < t->args.n; k++) {
+            fprintf(o, "%s%s:", k ? "<br>" : "", t->args.v[k].cmd);
             for (int f = 0; f < t->args.v[k].f.n; f++) {
                 const flag *fl = &t->args.v[k].f.v[f];
-                fprintf(o, "%s: --%s%s%s<br>", t->args.v[k].cmd, fl->name, fl->kind == FLAG_VALUE ? " " : "",
-                        fl->kind == FLAG_VALUE ? fl->value : "");
+                if (fl->kind == FLAG_DELETE) fprintf(o, " (no --%s)", fl->name);
+                else fprintf(o, " --%s%s%s", fl->name, fl->kind == FLAG_VALUE ? " " : "",
+                             fl->kind == FLAG_VALUE ? fl->value : "");
             }
+        }
         fprintf(o, " |\n");
     }
     fprintf(o, "\n## Methods\n\n| method | role | command and flags |\n|---|---|---|\n");
     for (int mi = 0; mi < s->nm; mi++) {
         const method *m = &s->m[mi];
+        int used = 0;
+        for (int i = 0; i < s->ncells; i++) used |= s->ci[i].m == mi;
+        if (!used) continue;
         fprintf(o, "| %s | %s | `bfc %s", m->name, m->role, m->command);
         for (int f = 0; f < m->args.n; f++)
             if (m->args.v[f].kind != FLAG_DELETE)
@@ -2390,7 +2438,7 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         describe_target(&s->t[ti], desc, sizeof desc);
         for (int table = 0; table < 2; table++) {
             fprintf(o, "\n### %s (%s): %s\n\n| method |", s->t[ti].name, desc,
-                    table ? "median wall time of a cell (s)" : "error");
+                    table ? "median wall time of a cell, s (its CPU time)" : "error");
             for (int j = 0; j < ng; j++) fprintf(o, " n = %d |", grid[j]);
             fprintf(o, "\n|---|");
             for (int j = 0; j < ng; j++) fprintf(o, "---|");
@@ -2408,7 +2456,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
                     else if (!sr->ok[q]) fprintf(o, " fail |");
                     else if (table) {
                         fmt_sig(sr->wall[q], m1, sizeof m1);
-                        fprintf(o, " %s |", m1);
+                        fmt_sig(sr->cpu[q], m2, sizeof m2);
+                        fprintf(o, " %s (%s) |", m1, m2);
                     } else {
                         fmt_sig(sr->med[q], m1, sizeof m1);
                         fmt_sig(sr->lo[q], m2, sizeof m2);
@@ -2424,7 +2473,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
 
     fprintf(o, "## Sample and time complexity\n\nn_eps = the smallest n of the grid at which the "
                "median error over seeds is <= eps; t_eps = the median wall time of the cells at "
-               "that n (SPEC §4). `> N`: not reached up to N, the largest n run.\n\n| target | method |");
+               "that n (SPEC §4). `> N`: not reached up to N, the largest n run; `<= N`: reached at the "
+               "smallest n of the method's grid, so the true n_eps may be lower.\n\n| target | method |");
     for (int e = 0; e < s->neps; e++) fprintf(o, " n_eps (eps = %g) | t_eps (s) |", s->eps[e]);
     fprintf(o, "\n|---|---|");
     for (int e = 0; e < s->neps; e++) fprintf(o, "---|---|");
@@ -2445,7 +2495,7 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
                     if (sr->n[j] == ne) t = sr->wall[j];
                 char m1[32];
                 fmt_sig(t, m1, sizeof m1);
-                fprintf(o, " %d | %s |", ne, m1);
+                fprintf(o, " %s%d | %s |", ne == sr->n[0] ? "<= " : "", ne, m1);
             }
         }
         fprintf(o, "\n");
@@ -2652,6 +2702,9 @@ static int write_sidecar(const agg *a, const bfc_sweep_summary *sum, const char 
         bfc_jw_kv_int(&j, "cells_cached", sum->cached);
         bfc_jw_kv_int(&j, "failed", sum->failed);
         bfc_jw_kv_bool(&j, "interrupted", sum->interrupted);
+        bfc_jw_kv_num(&j, "load_average_start", sum->load_start);
+        bfc_jw_kv_num(&j, "load_average_end", sum->load_end);
+        bfc_jw_kv_int(&j, "cpus", sum->ncpu);
         bfc_jw_obj_end(&j);
     }
     bfc_jw_key(&j, "failures");
@@ -2718,9 +2771,9 @@ int bfc_sweep_write_results(const bfc_sweep *s, const char *out, const bfc_sweep
     for (int i = 0; i < s->ncells; i++) {
         cellres *cr = &a.cr[i];
         memset(cr, 0, sizeof *cr);
-        cr->test_error = cr->wall = NAN;
+        cr->test_error = cr->wall = cr->cpu = NAN;
         cell_dir(out, &s->cells[i], dir, sizeof dir);
-        cr->status = read_status(dir, &cr->wall, cr->reason, sizeof cr->reason);
+        cr->status = read_status(dir, &cr->wall, &cr->cpu, cr->reason, sizeof cr->reason);
         if (cr->status == 1) read_cell(&a, i, dir);
     }
     st = bfc_afile_commit(rows);
@@ -2735,13 +2788,13 @@ int bfc_sweep_write_results(const bfc_sweep *s, const char *out, const bfc_sweep
     }
     if (!st) {
         FILE *o = bfc_afile_fp(af);
-        fprintf(o, "method,target,n,seeds,median,min,max,wall_median\n");
+        fprintf(o, "method,target,n,seeds,median,min,max,wall_median,cpu_median\n");
         for (int k = 0; k < a.nsr; k++)
             for (int j = 0; j < a.sr[k].nn; j++)
                 if (a.sr[k].ok[j])
-                    fprintf(o, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g\n", s->m[a.sr[k].mi].name,
+                    fprintf(o, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g\n", s->m[a.sr[k].mi].name,
                             s->t[a.sr[k].ti].name, a.sr[k].n[j], a.sr[k].ok[j], a.sr[k].med[j],
-                            a.sr[k].lo[j], a.sr[k].hi[j], a.sr[k].wall[j]);
+                            a.sr[k].lo[j], a.sr[k].hi[j], a.sr[k].wall[j], a.sr[k].cpu[j]);
         st = bfc_afile_commit(af);
     }
     if (!st) {

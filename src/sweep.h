@@ -84,6 +84,8 @@ typedef struct {
     int not_run;     /* not launched (interrupted) */
     double wall_s;   /* of this run */
     int interrupted; /* 1: stopped by a signal */
+    double load_start, load_end; /* 1-minute load average of the machine (NaN if unknown) */
+    int ncpu;        /* online CPUs */
 } bfc_sweep_summary;
 
 /* Install SIGINT/SIGTERM handlers counting signals into the returned flag: the first stops
