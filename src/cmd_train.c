@@ -1,5 +1,6 @@
 /* cmd_train.c: `bfc gen` (a target and its data sets, saved) and `bfc train` (the learner
  * under one schedule, with the training curve, the summary JSON and long-format CSV). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,9 @@ static const bfc_opt train_opts[] = {
     {"p-extra", 1, "P", "rows of R_j beyond k(k+1)/2 (default 2)"},
     {"init-scale", 1, "X", "initial weights N(0, X^2/fan_in) (default 0.1)"},
     {"eval-every", 1, "N", "evaluate on the test set every N steps (default 100)"},
+    {"checkpoint-every", 1, "N", "with --out: also checkpoint every N steps (default: at stage "
+                                 "ends and on Ctrl-C/SIGTERM)"},
+    {"resume", 0, "", "continue the interrupted run in --out DIR from its checkpoint (same flags)"},
     {NULL, 0, NULL, NULL}};
 
 static int train_opt(void *ctx, const char *name, const char *val)
@@ -148,14 +152,34 @@ static int train_opt(void *ctx, const char *name, const char *val)
     if (!strcmp(name, "width-mult")) return bfc_parse_double("--width-mult", val, 1e-3, 64, &l->width_mult);
     if (!strcmp(name, "p-extra")) return bfc_parse_int("--p-extra", val, 0, 1000, &l->p_extra);
     if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &l->init_scale);
+    if (!strcmp(name, "checkpoint-every"))
+        return bfc_parse_long("--checkpoint-every", val, 1, 1000000000L, &t->checkpoint_every);
+    if (!strcmp(name, "resume")) {
+        t->resume = 1;
+        return BFC_OK;
+    }
     if (!strcmp(name, "eval-every")) return bfc_parse_int("--eval-every", val, 1, 100000000, &t->eval_every);
     return bfc_fail(BFC_EINVAL, "unhandled option --%s", name);
 }
 
+/* The training curve is kept in memory and written atomically to curve.csv at every
+ * checkpoint and at the end, so the file on disk always matches the latest checkpoint. */
 typedef struct {
-    FILE *f;
+    FILE *f; /* memory stream */
+    char *buf;
+    size_t len;
     int L;
+    char path[4096];
+    int failed;
 } curve_ctx;
+
+static void curve_save(void *ctx)
+{
+    curve_ctx *c = ctx;
+    if (!c->f) return;
+    fflush(c->f);
+    if (bfc_write_file_atomic(c->path, c->buf, c->len)) c->failed = 1;
+}
 
 static void curve_log(const bfc_train_point *pt, void *ctx)
 {
@@ -266,6 +290,46 @@ static int write_result_csv(const char *path, const train_args *a, const bfc_tar
     return bfc_afile_commit(af);
 }
 
+/* Remove the temporary files of writers killed before they could rename (name.tmp.<pid>). */
+static void remove_stale_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
+        if (!bfc_path_join(path, sizeof path, dir, e->d_name)) remove(path);
+    }
+    closedir(d);
+}
+
+/* FNV-1a hash of everything that determines the run's numbers (not its outputs or
+ * threads): a checkpoint is only resumed under the same configuration. */
+static uint64_t config_hash(const train_args *a, const bfc_target_config *c, int n, int n_test)
+{
+    char buf[2048];
+    int len = snprintf(buf, sizeof buf,
+                       "d%d L%d task%d in%d w%d nref%ld tseed%llu noise%.17g n%d nt%d seed%llu "
+                       "data[%s] sched%d/%d steps%d batch%d opt%d lr%.17g mom%.17g b%.17g,%.17g,"
+                       "%.17g cos%d clip%.17g ev%d m%d wm%.17g pe%d init%.17g tie%.17g wd%.17g "
+                       "clamp%.17g",
+                       c->d, c->L, c->task, c->input, c->weights, c->n_ref,
+                       (unsigned long long)c->seed, c->noise, n, n_test,
+                       (unsigned long long)a->p.seed, a->p.data_dir, a->tc.schedule, a->tc.depth,
+                       a->tc.steps, a->tc.batch, a->tc.optimizer, a->tc.lr, a->tc.momentum,
+                       a->tc.beta1, a->tc.beta2, a->tc.eps, a->tc.cosine, a->tc.clip,
+                       a->tc.eval_every, a->lc.m, a->lc.width_mult, a->lc.p_extra,
+                       a->lc.init_scale, a->lc.lambda_tie, a->lc.lambda_wd, a->lc.clamp);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < len && i < (int)sizeof buf; i++)
+        h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
+    for (int l = 2; l <= c->L; l++)
+        h = (h ^ ((uint64_t)c->k[l] << 32 ^ c->J[l] ^ (uint64_t)(c->alpha[l] * 1e15))) *
+            0x100000001b3ULL;
+    return h;
+}
+
 int bfc_cmd_train(int argc, char **argv)
 {
     train_args a;
@@ -333,27 +397,57 @@ int bfc_cmd_train(int argc, char **argv)
              train.n, (unsigned long long)a.p.seed, bfc_learner_nparams(lr), bfc_blas_core(),
              bfc_blas_threads());
 
-    curve_ctx cc = {NULL, c->L};
-    bfc_afile *curve = NULL;
+    curve_ctx cc = {NULL, NULL, 0, c->L, "", 0};
     char path[4096];
     if (a.p.out_dir[0]) {
-        if ((st = bfc_path_join(path, sizeof path, a.p.out_dir, "curve.csv")) == BFC_OK)
-            curve = bfc_afile_open(path);
-        if (!curve) {
+        if ((st = bfc_path_join(cc.path, sizeof cc.path, a.p.out_dir, "curve.csv")) ||
+            (st = bfc_path_join(path, sizeof path, a.p.out_dir, "checkpoint.bin"))) {
             fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-            st = BFC_EIO;
             goto out;
         }
-        cc.f = bfc_afile_fp(curve);
-        fprintf(cc.f, "stage,step,global_step,lr,loss,test_error");
-        for (int l = 2; l < c->L; l++) fprintf(cc.f, ",fe_%d", l);
-        fprintf(cc.f, ",wall_s\n");
+        cc.f = open_memstream(&cc.buf, &cc.len);
+        if (!cc.f) {
+            st = bfc_fail(BFC_ENOMEM, "out of memory for the training curve");
+            fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+            goto out;
+        }
+        if (a.tc.resume) { /* continue the curve, cut back to the checkpoint */
+            long done = 0;
+            size_t n = 0;
+            char *old = NULL;
+            remove_stale_temporaries(a.p.out_dir);
+            if ((st = bfc_train_checkpoint_steps(path, &done)) ||
+                !(old = bfc_read_file(cc.path, &n))) {
+                fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+                st = st ? st : BFC_EIO;
+                goto out;
+            }
+            for (char *line = old, *end; *line; line = end) {
+                end = strchr(line, '\n');
+                end = end ? end + 1 : line + strlen(line);
+                const char *third = strchr(line, ',');
+                third = third ? strchr(third + 1, ',') : NULL;
+                long gs = third ? strtol(third + 1, NULL, 10) : 0;
+                if (line == old || gs <= done) fwrite(line, 1, (size_t)(end - line), cc.f);
+            }
+            free(old);
+        } else {
+            fprintf(cc.f, "stage,step,global_step,lr,loss,test_error");
+            for (int l = 2; l < c->L; l++) fprintf(cc.f, ",fe_%d", l);
+            fprintf(cc.f, ",wall_s\n");
+        }
+        a.tc.checkpoint = path;
+        a.tc.on_checkpoint = curve_save;
+    } else if (a.tc.resume) {
+        st = bfc_fail(BFC_EINVAL, "--resume needs --out DIR (the directory of the interrupted run)");
+        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
+        goto out;
     }
+    a.tc.config_hash = config_hash(&a, c, train.n, test.n);
     bfc_train_result res;
     int tst = bfc_train(lr, t, &train, &test, &a.tc, curve_log, &cc, &res);
     if (tst && tst != BFC_EDIVERGED && tst != BFC_EINTR) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-        bfc_afile_abort(curve);
         st = tst;
         goto out;
     }
@@ -366,8 +460,8 @@ int bfc_cmd_train(int argc, char **argv)
     bfc_jw_init(&j);
     summary_json(&j, &a, t, lr, &res, train.n, test.n, tst);
     if (a.p.out_dir[0]) {
-        int w = bfc_afile_commit(curve);
-        curve = NULL;
+        curve_save(&cc);
+        int w = cc.failed ? BFC_EIO : BFC_OK;
         if (!w && !(w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.json")))
             w = bfc_jw_write_file(&j, path);
         if (!w && !(w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.csv")))
@@ -381,6 +475,8 @@ int bfc_cmd_train(int argc, char **argv)
     bfc_jw_free(&j);
     if (!st) st = tst;
 out:
+    if (cc.f) fclose(cc.f);
+    free(cc.buf);
     bfc_learner_free(lr);
     bfc_target_free(t);
     bfc_data_free(&train);

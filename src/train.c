@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "metrics.h"
 #include "rng.h"
 
@@ -162,6 +163,165 @@ static void fmt_eta(double s, char *buf, size_t cap)
     else snprintf(buf, cap, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
 }
 
+/* ---- checkpoints ---------------------------------------------------------------------- */
+
+#define CKPT_MAGIC "BFCCKPT1"
+
+/* Position of the training loop: the next step to run is step s of stage si. */
+typedef struct {
+    int si;
+    int pad_;
+    long s, gstep;
+    size_t cursor;
+    double train_s, loss_acc, last_note;
+    int loss_cnt;
+    int pad2_;
+} loop_pos;
+
+typedef struct {
+    uint64_t h;
+} fnv;
+
+static void fnv_add(fnv *f, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) f->h = (f->h ^ b[i]) * 0x100000001b3ULL;
+}
+
+/* Everything the checkpoint holds, as (pointer, bytes) pairs in file order. */
+typedef struct {
+    void *p;
+    size_t n;
+} part;
+
+static int ckpt_parts(part *pt, uint64_t *hdr, loop_pos *pos, bfc_train_result *res,
+                      double *theta, double *m1, double *m2, double *good, size_t np,
+                      size_t *perm, size_t n, gsl_rng *rng)
+{
+    int k = 0;
+    pt[k++] = (part){hdr, 5 * sizeof(uint64_t)};
+    pt[k++] = (part){pos, sizeof *pos};
+    pt[k++] = (part){res, sizeof *res};
+    pt[k++] = (part){theta, np * sizeof(double)};
+    pt[k++] = (part){m1, np * sizeof(double)};
+    pt[k++] = (part){m2, np * sizeof(double)};
+    pt[k++] = (part){good, np * sizeof(double)};
+    pt[k++] = (part){perm, n * sizeof(size_t)};
+    pt[k++] = (part){gsl_rng_state(rng), gsl_rng_size(rng)};
+    return k;
+}
+
+static int ckpt_save(const char *path, const bfc_train_config *cfg, loop_pos *pos,
+                     bfc_train_result *res, double *theta, double *m1, double *m2, double *good,
+                     size_t np, size_t *perm, size_t n, gsl_rng *rng)
+{
+    uint64_t hdr[5] = {cfg->config_hash, np, n, gsl_rng_size(rng), sizeof *res};
+    part pt[9];
+    int k = ckpt_parts(pt, hdr, pos, res, theta, m1, m2, good, np, perm, n, rng);
+    bfc_afile *af = bfc_afile_open(path);
+    if (!af) return BFC_EIO;
+    FILE *f = bfc_afile_fp(af);
+    fnv h = {0xcbf29ce484222325ULL};
+    fwrite(CKPT_MAGIC, 1, 8, f);
+    fnv_add(&h, CKPT_MAGIC, 8);
+    for (int i = 0; i < k; i++) {
+        fwrite(pt[i].p, 1, pt[i].n, f);
+        fnv_add(&h, pt[i].p, pt[i].n);
+    }
+    fwrite(&h.h, sizeof h.h, 1, f);
+    return bfc_afile_commit(af);
+}
+
+static int ckpt_load(const char *path, const bfc_train_config *cfg, loop_pos *pos,
+                     bfc_train_result *res, double *theta, double *m1, double *m2, double *good,
+                     size_t np, size_t *perm, size_t n, gsl_rng *rng)
+{
+    size_t len = 0;
+    unsigned char *buf = (unsigned char *)bfc_read_file(path, &len);
+    if (!buf) return bfc_fail(BFC_EIO, "--resume: cannot read the checkpoint %s", path);
+    uint64_t hdr[5];
+    part pt[9];
+    /* parse into temporaries first: a bad file must not touch the live state */
+    loop_pos p2;
+    bfc_train_result r2;
+    int st = BFC_OK;
+    size_t off = 8;
+    fnv h = {0xcbf29ce484222325ULL};
+    if (len < 8 + sizeof hdr || memcmp(buf, CKPT_MAGIC, 8) != 0) {
+        st = bfc_fail(BFC_EFORMAT, "%s: not a bfc checkpoint", path);
+        goto out;
+    }
+    memcpy(hdr, buf + 8, sizeof hdr);
+    if (hdr[0] != cfg->config_hash) {
+        st = bfc_fail(BFC_EFORMAT, "%s was written by a run with another configuration; resume "
+                                   "with the same flags, or start afresh without --resume", path);
+        goto out;
+    }
+    if (hdr[1] != np || hdr[2] != n || hdr[3] != gsl_rng_size(rng) || hdr[4] != sizeof r2) {
+        st = bfc_fail(BFC_EFORMAT, "%s: sizes do not match this run", path);
+        goto out;
+    }
+    int k = ckpt_parts(pt, hdr, &p2, &r2, theta, m1, m2, good, np, perm, n, rng);
+    size_t need = 8 + sizeof(uint64_t);
+    for (int i = 0; i < k; i++) need += pt[i].n;
+    if (len != need) {
+        st = bfc_fail(BFC_EFORMAT, "%s: truncated or padded (%zu bytes, expected %zu)", path, len,
+                      need);
+        goto out;
+    }
+    fnv_add(&h, buf, len - sizeof(uint64_t));
+    uint64_t stored;
+    memcpy(&stored, buf + len - sizeof stored, sizeof stored);
+    if (stored != h.h) {
+        st = bfc_fail(BFC_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
+        goto out;
+    }
+    memcpy(&p2, buf + 8 + sizeof hdr, sizeof p2);
+    if (p2.si < 0 || p2.si >= BFC_MAX_STAGES || p2.s < 0 || p2.cursor > n) {
+        st = bfc_fail(BFC_EFORMAT, "%s: loop position out of range", path);
+        goto out;
+    }
+    off = 8; /* the header is part 0; the rest follows in order */
+    for (int i = 0; i < k; i++) {
+        if (i > 0) memcpy(pt[i].p, buf + off, pt[i].n);
+        off += pt[i].n;
+    }
+    *pos = p2;
+    *res = r2;
+out:
+    free(buf);
+    return st;
+}
+
+/* Write the checkpoint (if configured) and tell the caller. */
+static int checkpoint_now(const bfc_train_config *cfg, loop_pos *pos, bfc_train_result *res,
+                          double *theta, double *m1, double *m2, double *good, size_t np,
+                          size_t *perm, size_t n, gsl_rng *rng, void *ctx)
+{
+    if (!cfg->checkpoint) return BFC_OK;
+    /* the caller's logs first: if the process dies in between, the logs are ahead of the
+     * checkpoint (and cut back on resume), never behind it */
+    if (cfg->on_checkpoint) cfg->on_checkpoint(ctx);
+    return ckpt_save(cfg->checkpoint, cfg, pos, res, theta, m1, m2, good, np, perm, n, rng);
+}
+
+int bfc_train_checkpoint_steps(const char *path, long *steps)
+{
+    size_t len = 0;
+    unsigned char *buf = (unsigned char *)bfc_read_file(path, &len);
+    if (!buf) return bfc_fail(BFC_EIO, "--resume: cannot read the checkpoint %s", path);
+    loop_pos p;
+    int st = BFC_OK;
+    if (len < 8 + 5 * sizeof(uint64_t) + sizeof p || memcmp(buf, CKPT_MAGIC, 8) != 0)
+        st = bfc_fail(BFC_EFORMAT, "%s: not a bfc checkpoint", path);
+    else {
+        memcpy(&p, buf + 8 + 5 * sizeof(uint64_t), sizeof p);
+        *steps = p.gstep;
+    }
+    free(buf);
+    return st;
+}
+
 int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
               const bfc_train_config *cfg, bfc_train_log_fn log, void *ctx,
               bfc_train_result *res)
@@ -196,7 +356,7 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     ev_ok = 1;
     for (size_t i = 0; i < (size_t)train->n; i++) perm[i] = i;
     gsl_ran_shuffle(rng, perm, (size_t)train->n, sizeof(size_t));
-    size_t cursor = 0;
+
 
     /* stages */
     int tops[BFC_MAX_STAGES], nst = 0;
@@ -212,25 +372,58 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     const long total_steps = stage_steps * nst;
     const int classif = tc->task == BFC_TASK_CLASSIFICATION;
 
-    double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds(), train_s = 0.0, last_note = -1e9;
-    long gstep = 0;
+    double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds();
+    loop_pos pos = {0};
+    pos.last_note = -1e9;
     memcpy(good, theta, sizeof(double) * np);
-    for (int si = 0; si < nst && !st; si++) {
+    if (cfg->resume) {
+        if (!cfg->checkpoint) {
+            st = bfc_fail(BFC_EINVAL, "--resume needs a checkpoint file");
+            goto out;
+        }
+        if ((st = ckpt_load(cfg->checkpoint, cfg, &pos, res, theta, m1, m2, good, np, perm,
+                            (size_t)train->n, rng)))
+            goto out;
+        res->message[0] = '\0';
+        pos.last_note = -1e9;
+        if (cfg->progress)
+            fprintf(stderr, "resuming at stage %d step %ld (%ld steps done)\n",
+                    pos.si < nst ? tops[pos.si] : L, pos.s, pos.gstep);
+    }
+#define CHECKPOINT() checkpoint_now(cfg, &pos, res, theta, m1, m2, good, np, perm, \
+                                     (size_t)train->n, rng, ctx)
+    size_t cursor = pos.cursor;
+    double train_s = pos.train_s, last_note = -1e9;
+    long gstep = pos.gstep;
+    for (int si = pos.si; si < nst && !st; si++) {
         const int top = tops[si];
         const int lo = cfg->schedule == BFC_SCHED_JOINT ? 2 : stage_lo(cfg, top);
+        const long s0 = si == pos.si ? pos.s : 0;
         res->stage_top[si] = top;
         size_t off, len;
         bfc_learner_slice(lr, lo, top, &off, &len);
-        memset(m1, 0, sizeof(double) * np); /* optimiser state is reset at each stage */
-        memset(m2, 0, sizeof(double) * np);
+        if (s0 == 0) { /* optimiser state is reset at each stage (kept when resuming in it) */
+            memset(m1, 0, sizeof(double) * np);
+            memset(m2, 0, sizeof(double) * np);
+        }
         res->step_flops = bfc_learner_step_flops(lr, B, top, lo);
-        double loss_acc = 0.0;
-        int loss_cnt = 0;
-        for (long s = 0; s < stage_steps; s++) {
+        double loss_acc = s0 ? pos.loss_acc : 0.0;
+        int loss_cnt = s0 ? pos.loss_cnt : 0;
+        for (long s = s0; s < stage_steps; s++) {
             if (cfg->stop && *cfg->stop) {
                 st = BFC_EINTR;
                 snprintf(res->message, sizeof res->message,
                          "interrupted at stage %d step %ld", top, s);
+                pos = (loop_pos){.si = si, .s = s, .gstep = gstep, .cursor = cursor,
+                                 .train_s = train_s, .loss_acc = loss_acc, .loss_cnt = loss_cnt};
+                int w = CHECKPOINT();
+                if (w) snprintf(res->message + strlen(res->message),
+                                sizeof res->message - strlen(res->message),
+                                "; writing the checkpoint failed: %s", bfc_last_error());
+                else if (cfg->checkpoint)
+                    snprintf(res->message + strlen(res->message),
+                             sizeof res->message - strlen(res->message),
+                             "; checkpoint written, continue with --resume");
                 break;
             }
             double ts = bfc_wall_seconds();
@@ -267,8 +460,8 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
             double lrate = cfg->lr;
             if (cfg->cosine) lrate *= 0.5 * (1.0 + cos(M_PI * (double)s / (double)stage_steps));
             /* update [off, off+len) and, for classification, the bias at 0 */
-            for (int part = 0; part < 2; part++) {
-                size_t a = part == 0 ? off : 0, e = part == 0 ? off + len : (classif ? 1 : 0);
+            for (int piece = 0; piece < 2; piece++) {
+                size_t a = piece == 0 ? off : 0, e = piece == 0 ? off + len : (classif ? 1 : 0);
                 if (cfg->optimizer == BFC_OPT_ADAM) {
                     const double b1 = cfg->beta1, b2 = cfg->beta2;
                     const double c1 = 1.0 - pow(b1, (double)(s + 1)), c2 = 1.0 - pow(b2, (double)(s + 1));
@@ -291,7 +484,8 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
             loss_acc += obj;
             loss_cnt++;
             int last = s + 1 == stage_steps;
-            if ((s + 1) % cfg->eval_every == 0 || last) {
+            int eval_now = (s + 1) % cfg->eval_every == 0 || last;
+            if (eval_now) {
                 bfc_train_point pt;
                 memset(&pt, 0, sizeof pt);
                 pt.stage = top;
@@ -321,8 +515,16 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                     res->test_error_end_of_stage[si] = pt.test_error;
                 }
             }
+            if (cfg->checkpoint && (last || (cfg->checkpoint_every > 0 &&
+                                             gstep % cfg->checkpoint_every == 0))) {
+                pos = (loop_pos){.si = si, .s = s + 1, .gstep = gstep, .cursor = cursor,
+                                 .train_s = train_s, .loss_acc = loss_acc, .loss_cnt = loss_cnt};
+                if ((st = CHECKPOINT())) break;
+            }
         }
     }
+#undef CHECKPOINT
+    if (!st && cfg->checkpoint) remove(cfg->checkpoint); /* complete: results are final */
     res->steps = gstep;
     res->train_s = train_s;
     res->us_per_step = gstep ? 1e6 * train_s / (double)gstep : 0.0;

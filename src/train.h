@@ -27,6 +27,16 @@ typedef struct {
     uint64_t seed;     /* minibatch order (stream BFC_STREAM_BATCH) */
     int progress;      /* 1: progress lines on stderr */
     volatile sig_atomic_t *stop; /* if non-NULL and set, training stops (BFC_EINTR) */
+    const char *checkpoint;  /* non-NULL: path of the checkpoint file, written atomically when
+                                stopped by *stop, at the end of each stage and every
+                                checkpoint_every steps; removed when training completes */
+    long checkpoint_every;   /* > 0: also checkpoint every N steps */
+    int resume;              /* 1: continue from the checkpoint file (same configuration) */
+    uint64_t config_hash;    /* identifies the configuration: a checkpoint written under
+                                another one is refused */
+    void (*on_checkpoint)(void *ctx); /* if non-NULL, called with the log ctx just before each
+                                         checkpoint is written (to save logs, which may then
+                                         run ahead of the checkpoint, never behind it) */
 } bfc_train_config;
 
 void bfc_train_defaults(bfc_train_config *c);
@@ -68,10 +78,21 @@ typedef struct {
     char message[512];                    /* why training stopped early, or "" */
 } bfc_train_result;
 
+/* Checkpoint file format: "BFCCKPT1", configuration hash, sizes, the loop position, the
+ * results so far, parameters, optimiser moments, the last evaluated parameters, the minibatch
+ * permutation and the RNG state, then an FNV-1a checksum of everything before it. Resuming
+ * from it gives bitwise the same parameters and results as an uninterrupted run (one BLAS
+ * thread), except for the timings. */
+
+/* The number of training steps done when the checkpoint at path was written. */
+int bfc_train_checkpoint_steps(const char *path, long *steps);
+
 /* Train lr on train, evaluating on test (test->g is the clean target). log (may be NULL)
  * receives every evaluation point. Returns BFC_OK, BFC_EDIVERGED (the learner holds the last
  * evaluated finite state, res->message says where and what to change), BFC_EINTR (stopped by
- * cfg->stop; res holds the results so far), or an error code. */
+ * cfg->stop; res holds the results so far and the checkpoint, if any, is written), or an
+ * error code (a checkpoint that cannot be read or belongs to another configuration:
+ * BFC_EFORMAT with a message naming the file). */
 int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
               const bfc_train_config *cfg, bfc_train_log_fn log, void *ctx,
               bfc_train_result *res);

@@ -1,0 +1,192 @@
+/* test_resume.c: interrupting `bfc train` (SIGINT, SIGTERM, or SIGKILL between checkpoints) at
+ * random moments and resuming with --resume gives bitwise the same results and training curve
+ * as an uninterrupted run; checkpoints from another configuration or corrupt ones are refused. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BFC BFC_BINARY_DIR "/bfc"
+
+/* Start bfc train with the common arguments, --out dir, and extra (NULL-terminated). */
+static pid_t start(const char *dir, int resume)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        setenv("BFC_BLAS_AUTOFIX", "0", 1);
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(99);
+        if (resume)
+            execl(BFC, "bfc", "train", "--d", "8", "--n", "2048", "--n-test", "1000", "--n-ref",
+                  "5000", "--steps", "1500", "--eval-every", "50", "--checkpoint-every", "100",
+                  "--quiet", "--out", dir, "--resume", (char *)NULL);
+        else
+            execl(BFC, "bfc", "train", "--d", "8", "--n", "2048", "--n-test", "1000", "--n-ref",
+                  "5000", "--steps", "1500", "--eval-every", "50", "--checkpoint-every", "100",
+                  "--quiet", "--out", dir, (char *)NULL);
+        _exit(98);
+    }
+    return pid;
+}
+
+static int finish(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    static char bufs[4][1 << 16];
+    static int which = 0;
+    char *buf = bufs[which++ % 4];
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The value text of "key": in a JSON summary. */
+static void field(const char *json, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    cr_assert_not_null(p, "no %s", key);
+    p += strlen(pat);
+    size_t n = strcspn(p, ",}");
+    cr_assert_lt(n, cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* The curve without its last column (wall-clock seconds differ between runs). */
+static void curve_numbers(const char *csv, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *line = csv; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end) end = line + strlen(line);
+        const char *cut = end;
+        while (cut > line && *cut != ',') cut--;
+        size_t n = (size_t)(cut - line);
+        cr_assert_lt(o + n + 2, cap);
+        memcpy(out + o, line, n);
+        o += n;
+        out[o++] = '\n';
+        line = *end ? end + 1 : end;
+    }
+    out[o] = '\0';
+}
+
+static char ref_json[1 << 16], ref_curve[1 << 16];
+
+static void reference(const char *root)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/ref", root);
+    cr_assert_eq(finish(start(dir, 0)), 0);
+    strcpy(ref_json, slurp(dir, "result.json"));
+    curve_numbers(slurp(dir, "curve.csv"), ref_curve, sizeof ref_curve);
+}
+
+Test(resume, killed_and_resumed_runs_equal_an_uninterrupted_one, .timeout = 240)
+{
+    char root[] = "/tmp/bfc-resume-XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    reference(root);
+    char te_ref[64];
+    field(ref_json, "test_error", te_ref, sizeof te_ref);
+    const int sigs[] = {SIGINT, SIGKILL, SIGTERM, SIGKILL, SIGINT, SIGKILL};
+    unsigned seed = (unsigned)time(NULL);
+    int interrupted = 0;
+    for (int trial = 0; trial < 6; trial++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/t%d", root, trial);
+        int resume = 0, rc = -1, resumed = 0;
+        /* interrupt up to three times per trial, at random moments, then let it finish */
+        for (int round = 0; round < 4 && rc != 0; round++) {
+            pid_t pid = start(dir, resume);
+            resumed = resume;
+            if (round < 3) {
+                usleep(20000 + (useconds_t)(rand_r(&seed) % 400000));
+                kill(pid, sigs[(trial + round) % 6]);
+            }
+            rc = finish(pid);
+            if (rc != 0) interrupted++;
+            /* results on disk are never partial: whatever exists parses as a whole */
+            char *j = slurp(dir, "result.json");
+            if (j) cr_expect(strlen(j) > 10 && j[strlen(j) - 2] == '}', "partial result.json");
+            char path[8192];
+            snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+            resume = access(path, F_OK) == 0; /* SIGKILL before the first checkpoint: afresh */
+        }
+        cr_assert_eq(rc, 0, "trial %d did not finish", trial);
+        char te[64], curve[1 << 16];
+        field(slurp(dir, "result.json"), "test_error", te, sizeof te);
+        cr_expect_str_eq(te, te_ref, "trial %d: test error %s vs %s", trial, te, te_ref);
+        curve_numbers(slurp(dir, "curve.csv"), curve, sizeof curve);
+        cr_expect_str_eq(curve, ref_curve, "trial %d: training curves differ", trial);
+        /* no temporaries left behind by the killed writers once the run has resumed */
+        char ls[8400];
+        snprintf(ls, sizeof ls, "ls %s | grep -q '\\.tmp\\.'", dir);
+        if (resumed)
+            cr_expect_neq(system(ls), 0, "trial %d: temporary files left in %s", trial, dir);
+    }
+    cr_log_info("%d interruptions over 6 trials", interrupted);
+    char rm[4200];
+    snprintf(rm, sizeof rm, "rm -rf %s", root);
+    cr_expect_eq(system(rm), 0);
+    cr_expect_gt(interrupted, 0, "no run was interrupted: the test did not test anything");
+}
+
+Test(resume, refuses_a_checkpoint_from_another_configuration_or_a_corrupt_one)
+{
+    char root[] = "/tmp/bfc-resume-XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char dir[4096], cmd[16384], path[8192];
+    snprintf(dir, sizeof dir, "%s/r", root);
+    pid_t pid = start(dir, 0);
+    usleep(150000);
+    kill(pid, SIGINT);
+    int rc = finish(pid);
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    if (rc == 0 || access(path, F_OK) != 0) cr_skip_test("the run ended before the signal");
+    snprintf(cmd, sizeof cmd,
+             "BFC_BLAS_AUTOFIX=0 %s train --d 8 --n 2048 --n-test 1000 --n-ref 5000 --steps 1500 "
+             "--eval-every 50 --lr 1e-3 --quiet --out %s --resume 2>%s/err.txt",
+             BFC, dir, root);
+    cr_expect_neq(system(cmd), 0);
+    char *err = slurp(root, "err.txt");
+    cr_expect_not_null(strstr(err, "another configuration"), "%s", err);
+    /* flip one byte in the middle: the checksum catches it */
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 1000, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 1000, SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "BFC_BLAS_AUTOFIX=0 %s train --d 8 --n 2048 --n-test 1000 --n-ref 5000 --steps 1500 "
+             "--eval-every 50 --checkpoint-every 100 --quiet --out %s --resume 2>%s/err.txt",
+             BFC, dir, root);
+    cr_expect_neq(system(cmd), 0);
+    err = slurp(root, "err.txt");
+    cr_expect_not_null(strstr(err, "checksum"), "%s", err);
+    /* --resume without --out */
+    snprintf(cmd, sizeof cmd, "%s train --resume --quiet 2>%s/err.txt", BFC, root);
+    cr_expect_neq(system(cmd), 0);
+    err = slurp(root, "err.txt");
+    cr_expect_not_null(strstr(err, "--resume needs --out"), "%s", err);
+}
