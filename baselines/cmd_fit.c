@@ -43,7 +43,8 @@ static const bfc_opt fit_opts[] = {
     {"init-scale", 1, "X", "entk: the learner's initialisation scale (default 0.1, as bfc train)"},
     {"width", 1, "M", "twolayer: hidden units (default 1024)"},
     {"steps", 1, "T", "twolayer: Adam steps (default 3000*(L-1), the learner's budget)"},
-    {"lr", 1, "ETA", "twolayer: peak learning rate (default 1e-3, cosine decay)"},
+    {"lr", 1, "ETA", "twolayer: peak learning rate, cosine decay (default: chosen from 1e-3,\n"
+                     "                             3e-3, 1e-2, 3e-2 on a validation split)"},
     {NULL, 0, NULL, NULL}};
 
 static int fit_opt(void *ctx, const char *name, const char *val)
@@ -147,6 +148,40 @@ static int finish_outputs(const fit_args *a, bfc_jw *j, const char *method,
     return st;
 }
 
+/* The two-layer network's learning rate, like the kernels' ridge, is chosen on a validation
+ * split: the last 20% of the training set (i.i.d., so a random split) with the same budget
+ * in steps; the relative validation error is measured against the labels y. */
+#define TWOLAYER_NLR 4
+static const double twolayer_lrs[TWOLAYER_NLR] = {1e-3, 3e-3, 1e-2, 3e-2};
+
+static int twolayer_choose_lr(bfc_twolayer_config *tc, const bfc_data *train, int quiet,
+                              double *val_err)
+{
+    int nv = train->n / 5, nf = train->n - nv;
+    if (nv < 10 || nf < tc->batch)
+        return bfc_fail(BFC_EINVAL, "--method twolayer: n = %d is too small to choose the learning "
+                                    "rate on a validation split (give --lr)", train->n);
+    bfc_data fit = {nf, train->d, train->X, train->y, train->g};
+    bfc_data val = {nv, train->d, train->X + (size_t)nf * train->d, train->y + nf, train->y + nf};
+    int best = -1, progress = tc->progress;
+    tc->progress = 0;
+    for (int i = 0; i < TWOLAYER_NLR; i++) {
+        bfc_twolayer_result r;
+        tc->lr = twolayer_lrs[i];
+        int st = bfc_twolayer_fit(tc, &fit, &val, &r);
+        if (st && st != BFC_EDIVERGED) return st;
+        val_err[i] = st ? NAN : r.test_error;
+        bfc_note(quiet, "bfc fit: twolayer lr %g: validation error %.4g\n", tc->lr, val_err[i]);
+        if (!st && (best < 0 || val_err[i] < val_err[best])) best = i;
+    }
+    tc->progress = progress;
+    if (best < 0)
+        return bfc_fail(BFC_EDIVERGED, "--method twolayer diverged at every learning rate of the "
+                                       "grid; give a smaller --lr");
+    tc->lr = twolayer_lrs[best];
+    return BFC_OK;
+}
+
 /* entk, seqkernel and twolayer: methods built on the learner's graph or trained by SGD. */
 static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *train,
                        const bfc_data *test, double t0, double c0)
@@ -158,6 +193,8 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_seqk_model *sk = NULL;
     bfc_twolayer_result tr;
     memset(&tr, 0, sizeof tr);
+    double chosen_lr = NAN, lr_val[TWOLAYER_NLR];
+    for (int i = 0; i < TWOLAYER_NLR; i++) lr_val[i] = NAN;
     int seq = !strcmp(a->method, "seqkernel"), entk = !strcmp(a->method, "entk");
     bfc_entk_ridge_report er;
     memset(&er, 0, sizeof er);
@@ -189,8 +226,10 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
         tc.progress = !a->p.quiet;
         tc.steps = a->steps ? a->steps : 3000 * (c->L - 1);
         if (a->width) tc.width = a->width;
-        if (a->lr > 0) tc.lr = a->lr;
         st = bfc_twolayer_validate(&tc);
+        if (!st && a->lr > 0) tc.lr = a->lr;
+        else if (!st) st = twolayer_choose_lr(&tc, train, a->p.quiet, lr_val);
+        chosen_lr = tc.lr;
         if (!st) st = bfc_twolayer_fit(&tc, train, test, &tr);
         err = tr.test_error;
         if (st == BFC_EDIVERGED) fprintf(stderr, "bfc fit: %s\n", tr.message);
@@ -227,6 +266,14 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
         bfc_jw_num_array(&j, r->val_error + 2, (size_t)(c->L - 1));
     } else {
         bfc_jw_kv_int(&j, "width", a->width ? a->width : 1024);
+        bfc_jw_kv_num(&j, "lr", chosen_lr);
+        bfc_jw_kv_bool(&j, "lr_chosen", !(a->lr > 0));
+        if (!(a->lr > 0)) {
+            bfc_jw_key(&j, "lr_grid");
+            bfc_jw_num_array(&j, twolayer_lrs, TWOLAYER_NLR);
+            bfc_jw_key(&j, "lr_val_error");
+            bfc_jw_num_array(&j, lr_val, TWOLAYER_NLR);
+        }
         bfc_jw_kv_int(&j, "steps", tr.steps);
         bfc_jw_kv_num(&j, "train_error", tr.train_error);
         bfc_jw_kv_num(&j, "us_per_step", tr.us_per_step);
