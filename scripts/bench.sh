@@ -8,8 +8,9 @@
 # the same OUT_DIR resumes an interrupted sweep.
 # Environment: BENCH_CONFIG (default bench/configs/default.json), BENCH_JOBS (cells in
 # parallel, default 2), BENCH_SWEEP_ARGS (extra bfc sweep flags, e.g. "--seeds 0,1"),
-# BENCH_CHECKS=1 to also run the claim checks (bfc_check all --size full) into
-# OUT_DIR/checks and include their verdicts in the report.
+# BENCH_CHECKS (default 1 for the full sweep, 0 with --quick): also run the claim checks
+# (bfc_check all --size full, about 2 CPU minutes) into OUT_DIR/checks; the report then
+# includes their verdicts.
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -31,11 +32,12 @@ rc=0
 case $rc in
   0) ;;
   1) echo "bench: some cells failed (listed in $out/REPORT.md); drawing what finished" >&2 ;;
-  130) echo "bench: interrupted; rerun 'scripts/bench.sh $build ${quick[*]} $out' to resume" >&2 ;;
+  130) echo "bench: interrupted; rerun 'scripts/bench.sh $build ${quick[*]:+${quick[*]} }$out' to resume" >&2 ;;
   *) exit "$rc" ;;
 esac
 t1=$(date +%s)
-if [ "${BENCH_CHECKS:-0}" = 1 ] && [ $rc -ne 130 ]; then
+checks=${BENCH_CHECKS:-$([ ${#quick[@]} -eq 0 ] && echo 1 || echo 0)}
+if [ "$checks" = 1 ] && [ $rc -ne 130 ]; then
   if [ -x "$build/bfc_check" ]; then
     echo "bench: claim checks (bfc_check all --size full) into $out/checks" >&2
     OPENBLAS_NUM_THREADS=1 "$build/bfc_check" all --size full --out "$out/checks" > "$out/checks.log" 2>&1 ||

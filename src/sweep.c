@@ -727,7 +727,7 @@ static int parse_method(ctx *c, const bfc_json *o, method *m)
         } else if (!strcmp(m->command, "fit")) {
             const char *fm = flags_get(&m->args, "method");
             r = !fm || !strcmp(fm, "krr") ? "kernel"
-                : !strcmp(fm, "ntk")      ? "ntk"
+                : !strcmp(fm, "ntk") || !strcmp(fm, "entk") ? "ntk"
                 : !strcmp(fm, "nngp")     ? "nngp"
                 : !strcmp(fm, "seqkernel") ? "seqkernel"
                                            : "baseline";
@@ -2309,18 +2309,50 @@ static void verdict(FILE *o, const char *claim, const char *what, const series *
     else fprintf(o, " (no n at which both have finished cells)\n");
 }
 
+/* Split one RFC 4180 CSV line into at most max fields (each truncated to 1023 bytes), with
+ * '|' escaped for a Markdown table; returns the number of fields. */
+static int csv_fields(const char *line, char field[][1024], int max)
+{
+    int nf = 0, quoted = 0;
+    size_t k = 0;
+    for (const char *p = line;; p++) {
+        int end = *p == '\0' || (!quoted && *p == ',');
+        if (end) {
+            field[nf++][k] = '\0';
+            k = 0;
+            if (!*p || nf == max) return nf;
+            continue;
+        }
+        if (*p == '"' && quoted && p[1] == '"') p++;       /* "" inside quotes */
+        else if (*p == '"') { quoted = !quoted; continue; }
+        if (k + 2 < 1024) {
+            if (*p == '|') field[nf][k++] = '\\';
+            field[nf][k++] = *p;
+        }
+    }
+}
+
 static void report_checks(FILE *o, const char *out)
 {
     char path[4352];
     pjoin(path, sizeof path, out, "checks/verdicts.csv");
     char *text = bfc_read_file(path, NULL);
     if (!text) {
-        fprintf(o, "Not run with this sweep (scripts/bench.sh runs `bfc_check all --out %s/checks` "
-                   "when BENCH_CHECKS=1).\n\n", "DIR");
+        fprintf(o, "Not run with this sweep (scripts/bench.sh runs `bfc_check all --size full "
+                   "--out DIR/checks` after the full sweep unless BENCH_CHECKS=0).\n\n");
         return;
     }
-    fprintf(o, "From `checks/verdicts.csv` (bfc_check, its own runs):\n\n```\n%s%s```\n\n", text,
-            text[0] && text[strlen(text) - 1] == '\n' ? "" : "\n");
+    fprintf(o, "From `checks/verdicts.csv` (bfc_check with its own runs; details in "
+               "`checks/checks.csv`):\n\n| claim | verdict | summary |\n|---|---|---|\n");
+    char *save = NULL;
+    int line = 0;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
+        if (line == 0) continue; /* header claim,verdict,summary */
+        char field[3][1024];
+        int nf = csv_fields(l, field, 3);
+        if (nf >= 2) fprintf(o, "| %s | %s | %s |\n", field[0], field[1], field[2]);
+    }
+    fprintf(o, "\n");
     free(text);
 }
 
