@@ -1825,6 +1825,7 @@ typedef struct {
     int status; /* 1 finished, 0 failed, −1 not run */
     double test_error, wall, cpu;
     double share[BFC_MAX_L + 1];
+    char commit[48]; /* of the bfc that ran the cell (its result.json), "" if unknown */
     char reason[640];
 } cellres;
 
@@ -1874,6 +1875,13 @@ static void read_cell(agg *a, int i, const char *dir)
         int l2;
         if (sscanf(m, "share_%d", &l2) == 1 && l2 >= 2 && l2 <= BFC_MAX_L) cr->share[l2] = x;
     }
+    pjoin(path, sizeof path, dir, "result.json");
+    char *js = bfc_read_file(path, NULL);
+    bfc_json *j = js ? bfc_json_parse(js, NULL, 0) : NULL;
+    const char *commit = bfc_json_string(bfc_json_get(j, "commit"));
+    snprintf(cr->commit, sizeof cr->commit, "%s", commit ? commit : "");
+    bfc_json_free(j);
+    free(js);
     if (a->rows && isfinite(cr->wall))
         fprintf(a->rows, "%s,%s,%d,%lld,cell_wall_s,%.6g\n", c->method, c->target, c->n, c->seed, cr->wall);
     if (a->rows && isfinite(cr->cpu))
@@ -2364,6 +2372,25 @@ static void report_figure(FILE *o, const char *out, const char *png, const char 
     else fprintf(o, "- *%s*: `%s` not drawn (gnuplot -c plots/SCRIPT.gp CSV PNG, as in figures.txt)\n\n", title, png);
 }
 
+/* Distinct commits of the finished cells with their counts, as "abc (12 cells), def (3)". */
+static void cell_commits(const agg *a, char *buf, size_t cap)
+{
+    const bfc_sweep *s = a->s;
+    buf[0] = '\0';
+    for (int i = 0; i < s->ncells; i++) {
+        if (a->cr[i].status != 1 || s->ci[i].dup_of >= 0) continue;
+        int seen = 0, count = 0;
+        for (int j = 0; j < i; j++)
+            seen |= a->cr[j].status == 1 && s->ci[j].dup_of < 0 && !strcmp(a->cr[j].commit, a->cr[i].commit);
+        if (seen) continue;
+        for (int j = i; j < s->ncells; j++)
+            count += a->cr[j].status == 1 && s->ci[j].dup_of < 0 && !strcmp(a->cr[j].commit, a->cr[i].commit);
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s (%d cells)", len ? ", " : "",
+                 a->cr[i].commit[0] ? a->cr[i].commit : "unknown", count);
+    }
+}
+
 static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *meta_json)
 {
     const bfc_sweep *s = a->s;
@@ -2387,8 +2414,12 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
     }
     fprintf(o, "- configuration: `%s`; results: `results.csv` (long format), `sweep.json` (resolved "
                "configuration, run metadata), `summary.csv`, `neps.csv`\n", s->what);
-    fprintf(o, "- code: bfc %s, commit %s, %s; CPU %s; OpenBLAS core %s, one BLAS thread per cell\n",
-            META("bfc_version"), META("commit"), META("compiler"), META("cpu"), META("blas_core"));
+    char commits[1024];
+    cell_commits(a, commits, sizeof commits);
+    fprintf(o, "- code: bfc %s, %s; the cells ran at commit %s; this report by commit %s; CPU %s; "
+               "OpenBLAS core %s, one BLAS thread per cell\n",
+            META("bfc_version"), META("compiler"), commits[0] ? commits : "-", META("commit"),
+            META("cpu"), META("blas_core"));
     fprintf(o, "- cells: %d (%d finished, %d failed, %d not run); sum of the cells' wall times %.0f s",
             total, nok, nfail, nnot, cell_sum);
     if (sum && sum->total)
@@ -2725,6 +2756,9 @@ static int write_sidecar(const agg *a, const bfc_sweep_summary *sum, const char 
     bfc_jw_kv_int(&j, "failed", nfail);
     bfc_jw_kv_int(&j, "not_run", nnot);
     bfc_jw_kv_int(&j, "blas_threads_per_cell", 1);
+    char commits[1024];
+    cell_commits(a, commits, sizeof commits);
+    bfc_jw_kv_str(&j, "commits", commits);
     bfc_jw_obj_end(&j);
     if (sum && sum->total) {
         bfc_jw_key(&j, "last_run");
