@@ -1687,7 +1687,8 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
             queue[nq++] = i;
         }
     }
-    /* longest first: baselines (cost grows like n^3) by n descending, then the learners */
+    /* longest first, for a short makespan: baselines (cost grows like n^3) by n descending,
+     * then the learners... */
     for (int a = 1; a < nq; a++) {
         int x = queue[a], b = a - 1;
         int px = strcmp(s->cells[x].argv[0], "train") ? s->cells[x].n : 0;
@@ -1699,6 +1700,18 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
             b--;
         }
         queue[b + 1] = x;
+    }
+    /* ...but first one cell of each method, at its smallest n: cheap, and it gives the ETA a
+     * cost for every method early */
+    int front = 0;
+    for (int mi = 0; mi < s->nm; mi++) {
+        int best = -1;
+        for (int q = front; q < nq; q++)
+            if (s->ci[queue[q]].m == mi && (best < 0 || s->cells[queue[q]].n < s->cells[queue[best]].n)) best = q;
+        if (best < 0) continue;
+        int x = queue[best];
+        memmove(queue + front + 1, queue + front, sizeof(int) * (size_t)(best - front));
+        queue[front++] = x;
     }
     if (!o->quiet)
         fprintf(stderr, "bfc sweep: %s: %d cells (%d finished before, %d to run), %d jobs, results in %s\n",
