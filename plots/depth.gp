@@ -12,7 +12,8 @@ set xlabel "backward depth D  (0 = layerwise, L-2 = e2e)"
 set ylabel "relative test error" noenhanced
 set format y "%g"
 set xtics 1
-set offsets graph 0.08, graph 0.08, 0, 0
+set autoscale xfix
+set offsets 0.3, 0.3, 0, 0
 set key outside right top
 plot for [i=0:nblocks-1] in_csv index i using ($1 + 0.03 * (i - (nblocks - 1) / 2.0)):2:3:4 \
          with yerrorlines lc rgb series_color(i) pt series_point(i) title columnheader(1)

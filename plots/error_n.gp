@@ -13,6 +13,7 @@ set ylabel "relative test error  E(F - G*)^2 / Var G*" noenhanced
 set format x "%g"
 set format y "%g"
 set key outside right top
-set offsets graph 0.03, graph 0.03, 0, 0
+set autoscale xfix
+set offsets graph 0.05, graph 0.05, 0, 0
 plot for [i=0:nblocks-1] in_csv index i using 1:2:3:4 with yerrorlines \
      lc rgb series_color(i) pt series_point(i) title columnheader(1)

@@ -14,10 +14,11 @@ set format x "%g"
 set format y "%g"
 set xtics (4, 6, 8, 12, 16, 24, 32, 48, 64)
 set key outside right top
-set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05
+set autoscale fix
+set offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1
 plot for [i=0:nblocks-1] in_csv index i using 1:($3 == 1 ? $2 : NaN) with linespoints \
          lc rgb series_color(i) pt series_point(i) title columnheader(1), \
      for [i=0:nblocks-1] in_csv index i using 1:4 with lines lc rgb series_color(i) dt 2 notitle, \
      for [i=0:nblocks-1] in_csv index i using 1:($3 == 0 ? $2 : NaN) with points \
          lc rgb series_color(i) pt 8 ps 1.6 notitle, \
-     NaN with points lc rgb "black" pt 8 ps 1.6 title "not reached up to this n"
+     keyentry with points lc rgb "black" pt 8 ps 1.6 title "not reached up to this n (n_eps > n)"

@@ -14,7 +14,7 @@ set encoding utf8
 set grid xtics ytics mxtics mytics lc rgb "#dddddd" lw 0.5
 set border 3 lw 1
 set tics nomirror out
-set key noenhanced top right box opaque samplen 2.5 spacing 1.1 font ",9"
+set key noenhanced top right box opaque samplen 2.5 spacing 1.1 font ",9" Left reverse width 1
 set title noenhanced font ",11"
 set pointsize 1.0
 set style line 1 lc rgb "#0072B2" pt 7 dt 1

@@ -21,14 +21,23 @@ if command -v gnuplot > /dev/null; then
   pdf=0
   if gnuplot -e 'set terminal' 2>&1 | grep -q pdfcairo; then pdf=1; fi
   [ $pdf = 1 ] || echo "report: gnuplot has no pdfcairo terminal: PNG only" >&2
+  log=$(mktemp)
+  trap 'rm -f "$log"' EXIT
+  # gnuplot -c SCRIPT CSV OUT TITLE in the results directory; its benign warnings (a series
+  # without points, a one-point axis) are dropped, anything else is shown
+  draw() {
+    local rc=0
+    (cd "$out" && gnuplot -c "$root/plots/$1.gp" "$2" "$3" "$4") 2> "$log" || rc=$?
+    grep -v -E 'Skipping data file with no valid points|empty [xy]2? range|^[[:space:]]*$' "$log" >&2 || true
+    return $rc
+  }
   n=0
   while read -r script csv png title; do
     [ -n "$script" ] || continue
-    if (cd "$out" && gnuplot -c "$root/plots/$script.gp" "$csv" "$png" "$title"); then
+    if draw "$script" "$csv" "$png" "$title"; then
       n=$((n + 1))
       if [ $pdf = 1 ]; then
-        (cd "$out" && gnuplot -c "$root/plots/$script.gp" "$csv" "${png%.png}.pdf" "$title") ||
-          echo "report: $script: PDF failed" >&2
+        draw "$script" "$csv" "${png%.png}.pdf" "$title" || echo "report: $script: PDF failed" >&2
       fi
     else
       echo "report: gnuplot failed on plots/$script.gp $csv" >&2
