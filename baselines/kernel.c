@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "bfc.h"
@@ -112,12 +113,12 @@ double bfc_kernel_eval(const bfc_kernel *k, double xy, double xx, double yy, int
     }
 }
 
-/* K (n × m, leading dimension ldk) ← k(K) element-wise, K holding <x_i, z_j> on entry;
- * xx (n), zz (m) squared norms; upper: only j ≥ i (square symmetric case). */
-static void map_inner(const bfc_kernel *k, int d, double *K, size_t ldk, const double *xx,
-                      const double *zz, int n, int m, int upper)
+/* Rows r0..r1−1 of K (n × m, leading dimension ldk) ← k(K) element-wise, K holding
+ * <x_i, z_j> on entry; xx (n), zz (m) squared norms; upper: only j ≥ i (square case). */
+static void map_rows(const bfc_kernel *k, int d, double *K, size_t ldk, const double *xx,
+                     const double *zz, int r0, int r1, int m, int upper)
 {
-    for (int i = 0; i < n; i++) {
+    for (int i = r0; i < r1; i++) {
         double *row = K + (size_t)i * ldk;
         const int j0 = upper ? i : 0;
         const double xi = xx[i];
@@ -163,6 +164,59 @@ static double max_or_nan(const double *a, int n)
         if (a[i] > mx) mx = a[i];
     }
     return mx;
+}
+
+/* The map runs on as many threads as OpenBLAS uses (the BLAS product before it does too);
+ * every entry is computed independently, so the result is bitwise the same for any count. */
+enum { MAP_MAX_THREADS = 16, MAP_MIN_ENTRIES_PER_THREAD = 1 << 18 };
+
+typedef struct {
+    const bfc_kernel *k;
+    int d;
+    double *K;
+    size_t ldk;
+    const double *xx, *zz;
+    int r0, r1, m, upper;
+} map_job;
+
+static void *map_worker(void *arg)
+{
+    const map_job *j = arg;
+    map_rows(j->k, j->d, j->K, j->ldk, j->xx, j->zz, j->r0, j->r1, j->m, j->upper);
+    return NULL;
+}
+
+static void map_inner(const bfc_kernel *k, int d, double *K, size_t ldk, const double *xx,
+                      const double *zz, int n, int m, int upper)
+{
+    const double total = upper ? 0.5 * (double)n * (double)(n + 1) : (double)n * (double)m;
+    int T = openblas_get_num_threads();
+    if (T > MAP_MAX_THREADS) T = MAP_MAX_THREADS;
+    if ((double)T * MAP_MIN_ENTRIES_PER_THREAD > total) T = (int)(total / MAP_MIN_ENTRIES_PER_THREAD);
+    if (T <= 1) {
+        map_rows(k, d, K, ldk, xx, zz, 0, n, m, upper);
+        return;
+    }
+    /* row ranges of equal work: row i holds m − i entries in the triangle, m otherwise */
+    map_job jobs[MAP_MAX_THREADS];
+    pthread_t tid[MAP_MAX_THREADS];
+    int started[MAP_MAX_THREADS] = {0}, r = 0;
+    double done = 0.0;
+    for (int t = 0; t < T; t++) {
+        const int r0 = r;
+        const double target = total * (t + 1) / T;
+        while (r < n && (t == T - 1 || done < target)) {
+            done += upper ? (double)(m - r) : (double)m;
+            r++;
+        }
+        jobs[t] = (map_job){k, d, K, ldk, xx, zz, r0, r, m, upper};
+    }
+    for (int t = 1; t < T; t++) started[t] = pthread_create(&tid[t], NULL, map_worker, &jobs[t]) == 0;
+    map_worker(&jobs[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else map_worker(&jobs[t]); /* no thread to be had: do it here */
+    }
 }
 
 /* Before any work: refuse kernels whose values would overflow on data whose largest

@@ -259,3 +259,26 @@ Test(kernel, matrices_overwrite_their_output_without_reading_it)
     cr_expect_eq(bfc_kernel_matrix(&k, X, n, X, m, d, K), BFC_OK, "%s", bfc_last_error());
     bfc_free(X), bfc_free(G), bfc_free(K);
 }
+
+Test(kernel, threaded_map_gives_bitwise_the_same_matrices_as_one_thread)
+{
+    /* 1200²/2 and 1200 × 700 entries: enough for the map to split over 2 and 3 threads */
+    const int n = 1200, m = 700, d = 5;
+    double *X = random_data(n, d, 8), *Z = random_data(m, d, 9);
+    double *G1 = bfc_alloc_d((size_t)n * n), *G2 = bfc_alloc_d((size_t)n * n);
+    double *K1 = bfc_alloc_d((size_t)n * m), *K2 = bfc_alloc_d((size_t)n * m);
+    bfc_kernel k;
+    bfc_kernel_defaults(&k, d);
+    k.kind = BFC_KERNEL_NTK;
+    openblas_set_num_threads(1);
+    cr_assert_eq(bfc_kernel_gram(&k, X, n, d, G1), BFC_OK);
+    cr_assert_eq(bfc_kernel_matrix(&k, X, n, Z, m, d, K1), BFC_OK);
+    openblas_set_num_threads(3);
+    cr_assert_eq(bfc_kernel_gram(&k, X, n, d, G2), BFC_OK);
+    cr_assert_eq(bfc_kernel_matrix(&k, X, n, Z, m, d, K2), BFC_OK);
+    /* OpenBLAS splits a product over output blocks, never over the inner dimension, so the
+     * inner products are bitwise equal too and so must be the mapped entries */
+    cr_expect(memcmp(G1, G2, sizeof(double) * (size_t)n * n) == 0, "Gram differs");
+    cr_expect(memcmp(K1, K2, sizeof(double) * (size_t)n * m) == 0, "cross matrix differs");
+    bfc_free(X), bfc_free(Z), bfc_free(G1), bfc_free(G2), bfc_free(K1), bfc_free(K2);
+}
