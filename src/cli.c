@@ -92,7 +92,7 @@ int bfc_parse_u64(const char *flag, const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
-    if (*s == '-' || *s == '\0')
+    if (*s < '0' || *s > '9') /* strtoull would skip white space and negate a '-' */
         return bfc_fail(BFC_EINVAL, "%s must be a non-negative integer (got '%s')", flag, s);
     unsigned long long v = strtoull(s, &end, 10);
     if (*end || errno)

@@ -190,11 +190,11 @@ static void hshape(hdr *h)
         }
         uint64_t v = 0;
         while (hpeek(h) >= '0' && hpeek(h) <= '9') {
-            v = v * 10 + (uint64_t)(*h->p++ - '0');
-            if (v > ((uint64_t)1 << 62)) {
+            if (v > (((uint64_t)1 << 62) - 9) / 10) { /* checked before it can wrap */
                 hfail(h, "dimension in 'shape' is absurdly large");
                 return;
             }
+            v = v * 10 + (uint64_t)(*h->p++ - '0');
         }
         if (hpeek(h) == 'L') h->p++; /* Python 2 long literal, in old files */
         if (h->ndim < 3) h->shape[h->ndim] = (size_t)v;

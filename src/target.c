@@ -494,6 +494,8 @@ static int get_int_array(const bfc_json *o, const char *key, int *out, int n, co
         double v;
         if (bfc_json_number(bfc_json_at(a, (size_t)i), &v) || v != floor(v))
             return bfc_fail(BFC_EFORMAT, "%s: '%s'[%d] is not an integer", what, key, i);
+        if (v < -1e9 || v > 1e9) /* range first: converting a larger double to int is UB */
+            return bfc_fail(BFC_EFORMAT, "%s: '%s'[%d] = %g is out of range", what, key, i, v);
         out[i] = (int)v;
     }
     return BFC_OK;
@@ -519,11 +521,13 @@ static int parse_config(const bfc_json *o, const char *what, bfc_target_config *
     char s[64];
     bfc_target_defaults(c);
     if ((st = bfc_json_get_int(o, "d", &v, what))) return st;
+    if (v < 1 || v > 100000)
+        return bfc_fail(BFC_EFORMAT, "%s: d = %g out of range 1..100000", what, v);
     c->d = (int)v;
     if ((st = bfc_json_get_int(o, "L", &v, what))) return st;
+    if (v < 2 || v > BFC_MAX_L)
+        return bfc_fail(BFC_EFORMAT, "%s: L = %g out of range 2..%d", what, v, BFC_MAX_L);
     c->L = (int)v;
-    if (c->L < 2 || c->L > BFC_MAX_L)
-        return bfc_fail(BFC_EFORMAT, "%s: L = %d out of range 2..%d", what, c->L, BFC_MAX_L);
     int n = c->L - 1;
     if ((st = get_int_array(o, "k", c->k + 2, n, what))) return st;
     const bfc_json *J = bfc_json_get(o, "J");
@@ -546,12 +550,24 @@ static int parse_config(const bfc_json *o, const char *what, bfc_target_config *
     if ((st = get_num_array_exact(o, "alpha", c->alpha + 2, n, what))) return st;
     c->alpha_explicit = 1; /* stored α are authoritative */
     if ((st = bfc_json_get_num(o, "noise", &c->noise, what))) return st;
-    if ((st = bfc_json_get_str(o, "input", s, sizeof s, what))) return st;
-    c->input = strcmp(s, "sphere") == 0 ? BFC_INPUT_SPHERE : BFC_INPUT_GAUSSIAN;
-    if ((st = bfc_json_get_str(o, "weights", s, sizeof s, what))) return st;
-    c->weights = strcmp(s, "orthonormal") == 0 ? BFC_WEIGHTS_ORTHONORMAL : BFC_WEIGHTS_GAUSSIAN;
-    if ((st = bfc_json_get_str(o, "task", s, sizeof s, what))) return st;
-    c->task = strcmp(s, "classification") == 0 ? BFC_TASK_CLASSIFICATION : BFC_TASK_REGRESSION;
+    static const char *const inputs[] = {"gaussian", "sphere"};
+    static const char *const weights[] = {"gaussian", "orthonormal"};
+    static const char *const tasks[] = {"regression", "classification"};
+    const struct {
+        const char *key;
+        const char *const *names;
+        int *dst;
+    } enums[3] = {{"input", inputs, &c->input},
+                  {"weights", weights, &c->weights},
+                  {"task", tasks, &c->task}};
+    for (int e = 0; e < 3; e++) {
+        if ((st = bfc_json_get_str(o, enums[e].key, s, sizeof s, what))) return st;
+        if (!strcmp(s, enums[e].names[0])) *enums[e].dst = 0;
+        else if (!strcmp(s, enums[e].names[1])) *enums[e].dst = 1;
+        else
+            return bfc_fail(BFC_EFORMAT, "%s: '%s' must be \"%s\" or \"%s\" (got \"%s\")", what,
+                            enums[e].key, enums[e].names[0], enums[e].names[1], s);
+    }
     if ((st = bfc_json_get_int(o, "n_ref", &v, what))) return st;
     c->n_ref = (long)v;
     long long seed;
@@ -560,8 +576,11 @@ static int parse_config(const bfc_json *o, const char *what, bfc_target_config *
     if ((st = get_num_array_exact(o, "shares", share + 2, n, what))) return st;
     if ((st = bfc_json_get_num(o, "variance", var_g, what))) return st;
     if ((st = bfc_json_get_num(o, "median", median_g, what))) return st;
-    if (bfc_target_validate(c))
-        return bfc_fail(BFC_EFORMAT, "%s: invalid configuration: %s", what, bfc_last_error());
+    if (bfc_target_validate(c)) {
+        char why[512]; /* copy: the message buffer is also the destination */
+        snprintf(why, sizeof why, "%s", bfc_last_error());
+        return bfc_fail(BFC_EFORMAT, "%s: invalid configuration: %s", what, why);
+    }
     return BFC_OK;
 }
 
@@ -691,10 +710,14 @@ int bfc_data_load(const char *dir, const char *name, int d, bfc_data *out)
     out->X = arr[0];
     out->y = arr[1];
     out->g = arr[2];
-    for (size_t i = 0; i < (size_t)out->n * out->d; i++)
-        if (!isfinite(out->X[i])) {
-            bfc_data_free(out);
-            return bfc_fail(BFC_EFORMAT, "%s/%s_x.npy: contains a non-finite value", dir, name);
-        }
+    for (int i = 0; i < 3; i++) {
+        size_t cnt = (size_t)out->n * (i == 0 ? (size_t)out->d : 1);
+        for (size_t q = 0; q < cnt; q++)
+            if (!isfinite(arr[i][q])) {
+                bfc_data_free(out);
+                return bfc_fail(BFC_EFORMAT, "%s/%s_%s.npy: contains a non-finite value (row %zu)",
+                                dir, name, suffix[i], i == 0 ? q / (size_t)out->d : q);
+            }
+    }
     return BFC_OK;
 }
