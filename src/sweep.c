@@ -2063,21 +2063,28 @@ static int fig_error(const agg *a, const figs *f, int ti, int vs_time)
     bfc_afile *af;
     FILE *o = fig_open(f, csv, &af);
     if (!o) return BFC_EIO;
-    fprintf(o, "# %s: median, min and max over seeds of the relative test error\n", title);
-    int blocks = 0;
-    for (int k = 0; k < a->nsr; k++) {
-        const series *sr = &a->sr[k];
-        if (strcmp(s->t[sr->ti].group, s->t[ti].group)) continue;
-        int any = 0;
-        for (int j = 0; j < sr->nn; j++) any |= sr->ok[j] > 0;
-        if (!any) continue;
-        series_title(a, sr, multi, name, sizeof name);
-        fprintf(o, "%s\"%s\",%s,median,min,max,n\n", blocks ? "\n\n" : "", name, vs_time ? "wall_s" : "n");
-        for (int j = 0; j < sr->nn; j++)
-            if (sr->ok[j] && (!vs_time || isfinite(sr->wall[j])))
-                fprintf(o, "%.6g,%.6g,%.6g,%.6g,%d\n", vs_time ? sr->wall[j] : (double)sr->n[j],
-                        sr->med[j], sr->lo[j], sr->hi[j], sr->n[j]);
-        blocks++;
+    fprintf(o, "# %s: median, min and max over seeds of the relative test error; the last three\n"
+               "# columns give the series' colour (its method), point type and dash (its target)\n", title);
+    int blocks = 0, colour = 0;
+    for (int mi = 0; mi < s->nm; mi++) { /* method-major, so that colour = method */
+        int shown = 0, tk = 0;
+        for (int tj = 0; tj < s->nt; tj++) {
+            if (strcmp(s->t[tj].group, s->t[ti].group)) continue;
+            const series *sr = find_series((agg *)a, tj, mi);
+            int point = multi ? tk++ : colour, any = 0;
+            for (int j = 0; sr && j < sr->nn; j++) any |= sr->ok[j] > 0;
+            if (!any) continue;
+            series_title(a, sr, multi, name, sizeof name);
+            fprintf(o, "%s\"%s\",%s,median,min,max,n,colour,point,dash\n", blocks ? "\n\n" : "", name,
+                    vs_time ? "wall_s" : "n");
+            for (int j = 0; j < sr->nn; j++)
+                if (sr->ok[j] && (!vs_time || isfinite(sr->wall[j])))
+                    fprintf(o, "%.6g,%.6g,%.6g,%.6g,%d,%d,%d,%d\n", vs_time ? sr->wall[j] : (double)sr->n[j],
+                            sr->med[j], sr->lo[j], sr->hi[j], sr->n[j], colour, point, multi ? point : 0);
+            blocks++;
+            shown = 1;
+        }
+        colour += shown;
     }
     return fig_close(f, af, vs_time ? "error_time" : "error_n", csv, title, blocks);
 }
@@ -2097,6 +2104,51 @@ static int loglog_fit(const double *x, const double *y, int m, double *b, double
     return 1;
 }
 
+/* n_ε(d) of one method over the targets of a group (SPEC §5, C5). */
+typedef struct {
+    int m;                /* targets of the group where the method has finished cells */
+    double d[64], ne[64]; /* d, and n_ε (or the largest n run when not reached) */
+    int reached[64];
+    int fails_low[64];    /* 1: the median error at the smallest n run is > ε */
+    int nr;               /* targets where ε was reached */
+    int fitted;           /* n_ε = C d^b fitted over the reached points (nr ≥ 2) */
+    double b, c;          /* slope and log C */
+    double b_low;         /* lower bound on the slope from a reached d to a larger d where
+                             ε was not reached (−inf when there is no such pair) */
+} dcurve;
+
+static void neps_vs_d(const agg *a, int ti, int mi, double eps, dcurve *dc)
+{
+    const bfc_sweep *s = a->s;
+    memset(dc, 0, sizeof *dc);
+    double rd[64], rn[64];
+    for (int k = 0; k < a->nsr && dc->m < 64; k++) {
+        const series *sr = &a->sr[k];
+        if (sr->mi != mi || strcmp(s->t[sr->ti].group, s->t[ti].group)) continue;
+        int nmax = -1, first = -1;
+        for (int j = 0; j < sr->nn; j++)
+            if (sr->ok[j]) {
+                nmax = sr->n[j];
+                if (first < 0) first = j;
+            }
+        if (nmax < 0) continue;
+        int n_eps = bfc_sweep_n_eps(sr->n, sr->med, sr->nn, eps);
+        int i = dc->m++;
+        dc->d[i] = s->t[sr->ti].tc.d;
+        dc->ne[i] = n_eps > 0 ? n_eps : nmax;
+        dc->reached[i] = n_eps > 0;
+        dc->fails_low[i] = sr->med[first] > eps;
+        if (dc->reached[i]) rd[dc->nr] = dc->d[i], rn[dc->nr++] = dc->ne[i];
+    }
+    dc->b = dc->c = NAN;
+    dc->fitted = loglog_fit(rd, rn, dc->nr, &dc->b, &dc->c);
+    dc->b_low = -INFINITY;
+    for (int i = 0; i < dc->m; i++)
+        for (int j = 0; j < dc->m; j++)
+            if (dc->reached[i] && !dc->reached[j] && dc->d[j] > dc->d[i])
+                dc->b_low = fmax(dc->b_low, log(dc->ne[j] / dc->ne[i]) / log(dc->d[j] / dc->d[i]));
+}
+
 /* n_ε vs d for a group of targets differing in d, at ε = eps_vs_d */
 static int fig_neps_d(const agg *a, const figs *f, int ti)
 {
@@ -2112,30 +2164,16 @@ static int fig_neps_d(const agg *a, const figs *f, int ti)
                "# fitted power law n_eps = C d^b over the reached points (NaN without a fit)\n", title);
     int blocks = 0;
     for (int mi = 0; mi < s->nm; mi++) {
-        double d[64], ne[64], rd[64], rn[64];
-        int reached[64], m = 0, nr = 0;
-        for (int k = 0; k < a->nsr && m < 64; k++) {
-            const series *sr = &a->sr[k];
-            if (sr->mi != mi || strcmp(s->t[sr->ti].group, s->t[ti].group)) continue;
-            int nmax = -1;
-            for (int j = 0; j < sr->nn; j++)
-                if (sr->ok[j]) nmax = sr->n[j];
-            if (nmax < 0) continue;
-            int n_eps = bfc_sweep_n_eps(sr->n, sr->med, sr->nn, eps);
-            d[m] = s->t[sr->ti].tc.d;
-            ne[m] = n_eps > 0 ? n_eps : nmax;
-            reached[m] = n_eps > 0;
-            if (reached[m]) rd[nr] = d[m], rn[nr++] = ne[m];
-            m++;
-        }
-        if (!m) continue;
-        double b = NAN, c = NAN;
-        int fitted = loglog_fit(rd, rn, nr, &b, &c);
-        if (fitted) snprintf(name, sizeof name, "%s: slope %.2f", s->m[mi].name, b);
-        else snprintf(name, sizeof name, "%s: no slope (reached at %d d)", s->m[mi].name, nr);
+        dcurve dc;
+        neps_vs_d(a, ti, mi, eps, &dc);
+        if (!dc.m) continue;
+        if (dc.fitted) snprintf(name, sizeof name, "%s: slope %.2f", s->m[mi].name, dc.b);
+        else if (isfinite(dc.b_low)) snprintf(name, sizeof name, "%s: slope > %.1f", s->m[mi].name, dc.b_low);
+        else snprintf(name, sizeof name, "%s: no slope (reached at %d d)", s->m[mi].name, dc.nr);
         fprintf(o, "%s\"%s\",n_eps,reached,fit\n", blocks ? "\n\n" : "", name);
-        for (int i = 0; i < m; i++)
-            fprintf(o, "%g,%g,%d,%.6g\n", d[i], ne[i], reached[i], fitted ? exp(c + b * log(d[i])) : NAN);
+        for (int i = 0; i < dc.m; i++)
+            fprintf(o, "%g,%g,%d,%.6g\n", dc.d[i], dc.ne[i], dc.reached[i],
+                    dc.fitted ? exp(dc.c + dc.b * log(dc.d[i])) : NAN);
         blocks++;
     }
     return fig_close(f, af, "neps_d", csv, title, blocks);
@@ -2594,7 +2632,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
 
     fprintf(o, "## Claims of SPEC §5 covered by this sweep\n\nComputed from this sweep's medians "
                "over seeds at each n where both methods have finished cells. PASS: the criterion "
-               "holds at every such n; PARTIAL: at some; FAIL: at none.\n\n");
+               "holds at every such n; PARTIAL: at some; FAIL: at none. C5 compares the exponents "
+               "of n_eps(d) fitted over the d sweep (figure above).\n\n");
     int any_claim = 0;
     for (int ti = 0; ti < s->nt; ti++) {
         const series *e2e = role_series(a, ti, "e2e");
@@ -2625,6 +2664,45 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
             snprintf(what, sizeof what, "%s median error >= 3x e2e's at the same n", s->m[mi].name);
             verdict(o, "C6", what, e2e, sr, a, ti, 0);
             any_claim = 1;
+        }
+    }
+    for (int ti = 0; ti < s->nt; ti++) {
+        int dd;
+        if (!first_in_group(s, ti) || group_size(s, ti, &dd) < 2 || !dd) continue;
+        int me = -1;
+        for (int mi = 0; mi < s->nm && me < 0; mi++)
+            if (!strcmp(s->m[mi].role, "e2e")) me = mi;
+        if (me < 0) continue;
+        dcurve e;
+        neps_vs_d(a, ti, me, s->eps_vs_d, &e);
+        if (!e.m) continue;
+        char low[256] = "";
+        for (int i = 0; i < e.m; i++)
+            if (e.fails_low[i]) {
+                size_t len = strlen(low);
+                snprintf(low + len, sizeof low - len, "%s%g", len ? ", " : "", e.d[i]);
+            }
+        for (int mi = 0; mi < s->nm; mi++) {
+            const char *r = s->m[mi].role;
+            if (strcmp(r, "kernel") && strcmp(r, "ntk") && strcmp(r, "nngp")) continue;
+            dcurve k;
+            neps_vs_d(a, ti, mi, s->eps_vs_d, &k);
+            if (!k.m) continue;
+            any_claim = 1;
+            fprintf(o, "- **C5** exponent b of n_eps(d) ~ d^b at eps = %g, %s vs %s, group %s: ",
+                    s->eps_vs_d, s->m[mi].name, s->m[me].name, s->t[ti].group);
+            double kb = k.fitted ? k.b : k.b_low;
+            const char *how = k.fitted ? "=" : ">";
+            if (!e.fitted) fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent)", s->m[me].name, e.nr, e.m);
+            else if (!isfinite(kb))
+                fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent or bound)", s->m[mi].name, k.nr, k.m);
+            else
+                fprintf(o, "**%s** (%s b %s %.2f, %s b = %.2f: difference %s %.2f, need >= 1%s)",
+                        kb - e.b >= 1 ? "PASS" : k.fitted ? "FAIL" : "INCONCLUSIVE", s->m[mi].name, how,
+                        kb, s->m[me].name, e.b, how, kb - e.b,
+                        k.fitted ? "" : "; a lower bound from a d where eps was reached to a larger d where it was not");
+            fprintf(o, "; %s fails (median > eps at the smallest n) at d = %s\n", s->m[me].name,
+                    low[0] ? low : "none: the grid does not reach down to where it fails");
         }
     }
     if (!any_claim) fprintf(o, "None: the sweep has no e2e method next to a layerwise or kernel method.\n");
