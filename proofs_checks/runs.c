@@ -7,8 +7,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "entk.h"
+#include "krr.h"
 #include "learner.h"
+#include "metrics.h"
 #include "rng.h"
+#include "seqkernel.h"
 #include "target.h"
 
 void bfc_check_run_defaults(bfc_check_run_spec *s)
@@ -42,7 +46,9 @@ const char *bfc_check_run_describe(const bfc_check_run_spec *s, char *buf, size_
     int w = snprintf(buf, cap, "d=%d L=%d k=%d g=%g n=%d steps=%d/stage", s->d, s->L, s->k,
                      s->gap, s->n, s->steps);
     if (w > 0 && (size_t)w < cap && (s->clamp > 0 || s->clip > 0))
-        snprintf(buf + w, cap - (size_t)w, " clamp=%g clip=%g", s->clamp, s->clip);
+        w += snprintf(buf + w, cap - (size_t)w, " clamp=%g clip=%g", s->clamp, s->clip);
+    if (w > 0 && (size_t)w < cap && s->batch > 0)
+        snprintf(buf + w, cap - (size_t)w, " batch=%d", s->batch);
     return buf;
 }
 
@@ -60,7 +66,7 @@ static int spec_equal(const bfc_check_run_spec *a, const bfc_check_run_spec *b)
     return a->d == b->d && a->L == b->L && a->k == b->k && a->gap == b->gap && a->n == b->n &&
            a->n_test == b->n_test && a->steps == b->steps && a->schedule == b->schedule &&
            a->depth == b->depth && a->clamp == b->clamp && a->clip == b->clip &&
-           a->seed == b->seed;
+           a->seed == b->seed && a->batch == b->batch;
 }
 
 static const bfc_check_run_result *cache_find(const bfc_check_run_spec *s)
@@ -134,6 +140,7 @@ static int train_one(const bfc_check_run_spec *s, bfc_check_run_result *r)
     cfg.steps = s->steps;
     cfg.clip = s->clip;
     cfg.seed = s->seed;
+    if (s->batch > 0) cfg.batch = s->batch;
     cfg.eval_every = s->steps; /* evaluate at stage ends only: the checks need nothing else */
     if (!(lr = bfc_learner_new(bfc_target_config_of(t), &lc, cfg.batch, &st))) goto out;
 
@@ -197,4 +204,158 @@ int bfc_check_main_configs(int size, bfc_check_run_spec specs[4], const char *na
         names[n++] = "L4";
     }
     return n;
+}
+
+/* ---- baselines on the same target and data ---- */
+
+const char *bfc_check_method_name(int method)
+{
+    static const char *const names[BFC_CHECK_NMETHODS] = {
+        "poly-4", "poly-8", "rbf", "ntk-relu-2", "ntk-quad-2", "ntk-quad-L", "entk", "seqkernel"};
+    return method >= 0 && method < BFC_CHECK_NMETHODS ? names[method] : "?";
+}
+
+typedef struct {
+    bfc_check_run_spec spec; /* only the target and data fields are compared */
+    int method;
+    bfc_check_base_result result;
+} cached_base;
+
+static cached_base *base_cache = NULL;
+static size_t n_base = 0, cap_base = 0;
+
+static int same_data(const bfc_check_run_spec *a, const bfc_check_run_spec *b)
+{
+    return a->d == b->d && a->L == b->L && a->k == b->k && a->gap == b->gap && a->n == b->n &&
+           a->n_test == b->n_test && a->seed == b->seed;
+}
+
+/* The kernel of a KRR-type method for input dimension d and depth L. */
+static void method_kernel(int method, int d, int L, bfc_kernel *k)
+{
+    bfc_kernel_defaults(k, d);
+    switch (method) {
+    case BFC_CHECK_POLY4: k->kind = BFC_KERNEL_POLY; k->degree = 4; break;
+    case BFC_CHECK_POLY8: k->kind = BFC_KERNEL_POLY; k->degree = 8; break;
+    case BFC_CHECK_RBF: k->kind = BFC_KERNEL_RBF; break;
+    case BFC_CHECK_NTK_RELU:
+    case BFC_CHECK_NTK_QUAD:
+    case BFC_CHECK_NTK_QUAD_L:
+        k->kind = BFC_KERNEL_NTK;
+        k->net.activation = method == BFC_CHECK_NTK_RELU ? BFC_ACT_RELU : BFC_ACT_QUAD;
+        k->net.depth = method == BFC_CHECK_NTK_QUAD_L ? L : 2;
+        k->net.bias_var = 1.0;
+        break;
+    default: BFC_ASSERT(0);
+    }
+}
+
+static int fit_baseline(const bfc_check_run_spec *s, int method, bfc_check_base_result *r)
+{
+    int st = BFC_OK;
+    bfc_target *t = NULL;
+    bfc_data train, test;
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    memset(r, 0, sizeof *r);
+    r->test_error = NAN;
+    r->ridge_relative = NAN;
+    const double t0 = bfc_wall_seconds();
+
+    /* the target and data exactly as train_one draws them */
+    bfc_target_config tc;
+    bfc_target_defaults(&tc);
+    tc.d = s->d;
+    tc.L = s->L;
+    for (int l = 2; l <= s->L; l++) tc.k[l] = s->k;
+    tc.gap = s->gap;
+    tc.seed = s->seed;
+    bfc_target_resolve(&tc);
+    if ((st = bfc_target_validate(&tc))) return st;
+    if (!(t = bfc_target_new(&tc, &st))) return st;
+    double *pred = NULL;
+    if ((st = bfc_data_make(t, s->n, s->seed, BFC_STREAM_TRAIN, &train)) ||
+        (st = bfc_data_make(t, s->n_test, s->seed, BFC_STREAM_TEST, &test)))
+        goto out;
+    if (!(pred = bfc_alloc_d((size_t)test.n))) {
+        st = bfc_fail(BFC_ENOMEM, "out of memory for the predictions");
+        goto out;
+    }
+
+    if (method == BFC_CHECK_ENTK) {
+        bfc_learner_config lc;
+        bfc_learner_defaults(&lc);
+        lc.seed = s->seed;
+        bfc_entk_ridge_config rc;
+        bfc_entk_ridge_defaults(&rc);
+        rc.seed = s->seed;
+        bfc_entk_ridge_report rep;
+        st = bfc_entk_regress(bfc_target_config_of(t), &lc, &rc, 1, &train, test.X, test.n, pred,
+                              &rep);
+        if (!st) r->ridge_relative = rep.ridge_relative;
+    } else if (method == BFC_CHECK_SEQK) {
+        bfc_seqk_config sc;
+        bfc_seqk_defaults(&sc);
+        sc.seed = s->seed;
+        bfc_seqk_model *m = NULL;
+        st = bfc_seqk_fit(&sc, t, &train, &m);
+        if (!st) st = bfc_seqk_predict(m, test.X, test.n, pred);
+        if (!st) r->ridge_relative = bfc_seqk_report_of(m)->ridge[s->L];
+        bfc_seqk_free(m);
+    } else {
+        bfc_krr_config kc;
+        bfc_krr_defaults(&kc, s->d);
+        method_kernel(method, s->d, s->L, &kc.kernel);
+        kc.seed = s->seed;
+        bfc_krr *m = NULL;
+        st = bfc_krr_fit(&kc, train.X, train.y, train.n, s->d, &m);
+        if (!st) st = bfc_krr_predict(m, test.X, test.n, pred);
+        if (!st) r->ridge_relative = bfc_krr_get_report(m)->ridge_relative;
+        bfc_krr_free(m);
+    }
+    if (!st) r->test_error = bfc_relative_error(pred, test.g, test.n);
+    /* refused (recorded, not an error): too large for memory, or for the sequential kernel
+     * fewer fitting points than monomials */
+    if (st == BFC_ENOMEM || (st == BFC_EINVAL && method == BFC_CHECK_SEQK)) {
+        fprintf(stderr, "  %s refused at n=%d: %s\n", bfc_check_method_name(method), s->n,
+                bfc_last_error());
+        r->status = st;
+        st = BFC_OK;
+    }
+out:
+    r->wall_s = bfc_wall_seconds() - t0;
+    bfc_free(pred);
+    bfc_data_free(&train);
+    bfc_data_free(&test);
+    bfc_target_free(t);
+    return st;
+}
+
+int bfc_check_baseline(const bfc_check_run_spec *s, int method, const char *tag,
+                       const bfc_check_base_result **out)
+{
+    BFC_ASSERT(method >= 0 && method < BFC_CHECK_NMETHODS);
+    for (size_t i = 0; i < n_base; i++)
+        if (base_cache[i].method == method && same_data(&base_cache[i].spec, s)) {
+            *out = &base_cache[i].result;
+            return BFC_OK;
+        }
+    if (n_base == cap_base) {
+        size_t nc = cap_base ? 2 * cap_base : 64;
+        cached_base *p = realloc(base_cache, nc * sizeof *p);
+        if (!p) return bfc_fail(BFC_ENOMEM, "out of memory for the baseline cache");
+        base_cache = p;
+        cap_base = nc;
+    }
+    cached_base *c = &base_cache[n_base];
+    c->spec = *s;
+    c->method = method;
+    int st = fit_baseline(s, method, &c->result);
+    if (st) return st;
+    n_base++;
+    fprintf(stderr, "  [%s] %-10s d=%d L=%d n=%d seed %llu: error %.3e (%.1f s)\n", tag,
+            bfc_check_method_name(method), s->d, s->L, s->n, (unsigned long long)s->seed,
+            c->result.test_error, c->result.wall_s);
+    *out = &c->result;
+    return BFC_OK;
 }
