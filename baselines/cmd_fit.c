@@ -13,6 +13,7 @@
 #include "krr.h"
 #include "metrics.h"
 #include "seqkernel.h"
+#include "train.h"
 #include "twolayer.h"
 
 typedef struct {
@@ -111,7 +112,7 @@ static int write_result_csv(const char *path, const char *method, const bfc_targ
 
 /* Common head of the JSON summary. */
 static void summary_head(bfc_jw *j, const fit_args *a, const char *kname, const bfc_target *t,
-                         int n, int n_test, const char *status, double err)
+                         int n, int n_test, const char *status, double err, double bulk)
 {
     const bfc_target_config *c = bfc_target_config_of(t);
     bfc_jw_kv_str(j, "method", a->method);
@@ -124,6 +125,7 @@ static void summary_head(bfc_jw *j, const fit_args *a, const char *kname, const 
     bfc_jw_kv_int(j, "target_seed", (long long)c->seed);
     bfc_jw_kv_str(j, "status", status);
     bfc_jw_kv_num(j, "test_error", err);
+    bfc_jw_kv_num(j, "test_error_bulk", bulk);
     double sh[BFC_MAX_L];
     for (int l = 2; l <= c->L; l++) sh[l - 2] = bfc_target_share(t, l);
     bfc_jw_key(j, "shares");
@@ -245,7 +247,8 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_jw j;
     bfc_jw_init(&j);
     bfc_jw_obj_begin(&j);
-    summary_head(&j, a, NULL, t, train->n, test->n, st ? bfc_status_name(st) : "ok", err);
+    double bulk = st ? NAN : bfc_relative_error_bulk(pred, test->g, test->n, BFC_BULK_KEEP);
+    summary_head(&j, a, NULL, t, train->n, test->n, st ? bfc_status_name(st) : "ok", err, bulk);
     if (entk) {
         bfc_jw_kv_num(&j, "ridge", er.ridge);
         bfc_jw_kv_num(&j, "ridge_relative", er.ridge_relative);
@@ -284,9 +287,10 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_jw_kv_int(&j, "peak_rss_bytes", (long long)bfc_peak_rss_bytes());
     bfc_meta_write(&j);
     bfc_jw_obj_end(&j);
-    const char *names[] = {"test_error", "wall_s", "peak_rss_bytes", "feature_error_2"};
-    double vals[] = {err, wall, (double)bfc_peak_rss_bytes(), fe[2]};
-    int w = finish_outputs(a, &j, a->method, c, train->n, names, vals, seq && c->L > 2 ? 4 : 3);
+    const char *names[] = {"test_error", "test_error_bulk", "wall_s", "peak_rss_bytes",
+                           "feature_error_2"};
+    double vals[] = {err, bulk, wall, (double)bfc_peak_rss_bytes(), fe[2]};
+    int w = finish_outputs(a, &j, a->method, c, train->n, names, vals, seq && c->L > 2 ? 5 : 4);
     bfc_jw_free(&j);
     bfc_seqk_free(sk);
     bfc_free(pred);
@@ -407,7 +411,8 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw j;
     bfc_jw_init(&j);
     bfc_jw_obj_begin(&j);
-    summary_head(&j, &a, kname, t, train.n, test.n, "ok", err);
+    double bulk = bfc_relative_error_bulk(pred, test.g, test.n, BFC_BULK_KEEP);
+    summary_head(&j, &a, kname, t, train.n, test.n, "ok", err, bulk);
     bfc_jw_kv_num(&j, "ridge", r->ridge);
     bfc_jw_kv_num(&j, "ridge_relative", r->ridge_relative);
     bfc_jw_kv_bool(&j, "ridge_chosen", r->n_path > 0);
@@ -435,9 +440,9 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw_kv_int(&j, "peak_rss_bytes", (long long)bfc_peak_rss_bytes());
     bfc_meta_write(&j);
     bfc_jw_obj_end(&j);
-    const char *names[] = {"test_error", "ridge", "wall_s", "peak_rss_bytes"};
-    double vals[] = {err, r->ridge, wall, (double)bfc_peak_rss_bytes()};
-    st = finish_outputs(&a, &j, method, c, train.n, names, vals, 4);
+    const char *names[] = {"test_error", "test_error_bulk", "ridge", "wall_s", "peak_rss_bytes"};
+    double vals[] = {err, bulk, r->ridge, wall, (double)bfc_peak_rss_bytes()};
+    st = finish_outputs(&a, &j, method, c, train.n, names, vals, 5);
     bfc_jw_free(&j);
     bfc_krr_free(model);
     bfc_free(pred);

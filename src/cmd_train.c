@@ -211,6 +211,7 @@ static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
     bfc_jw_kv_str(j, "status", status == BFC_OK ? "ok" : bfc_status_name(status));
     if (r->message[0]) bfc_jw_kv_str(j, "message", r->message);
     bfc_jw_kv_num(j, "test_error", r->test_error);
+    bfc_jw_kv_num(j, "test_error_bulk", r->test_error_bulk);
     if (c->task == BFC_TASK_CLASSIFICATION) bfc_jw_kv_num(j, "class_error", r->class_error);
     double sh[BFC_MAX_L];
     for (int l = 2; l <= c->L; l++) sh[l - 2] = bfc_target_share(t, l);
@@ -269,6 +270,7 @@ static int write_result_csv(const char *path, const train_args *a, const bfc_tar
 #define ROW(metric, v) fprintf(f, "%s,%d,%d,%d,%llu,%s,%.10g\n", sched, c->d, c->L, n, \
                                (unsigned long long)a->p.seed, metric, (double)(v))
     ROW("test_error", r->test_error);
+    ROW("test_error_bulk", r->test_error_bulk);
     char name[64];
     for (int l = 2; l < c->L; l++) {
         snprintf(name, sizeof name, "feature_error_%d", l);

@@ -20,6 +20,47 @@ double bfc_relative_error(const double *pred, const double *g, int n)
     return mse / var;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bfc_relative_error_bulk(const double *pred, const double *g, int n, double keep)
+{
+    double *dev = bfc_alloc_d((size_t)n);
+    if (!dev || n < 2) {
+        bfc_free(dev);
+        return NAN;
+    }
+    double mean = 0.0;
+    for (int i = 0; i < n; i++) mean += g[i];
+    mean /= n;
+    for (int i = 0; i < n; i++) dev[i] = fabs(g[i] - mean);
+    qsort(dev, (size_t)n, sizeof(double), cmp_double);
+    int kidx = (int)floor(keep * (double)n);
+    if (kidx > n - 1) kidx = n - 1;
+    if (kidx < 0) kidx = 0;
+    double thr = dev[kidx];
+    bfc_free(dev);
+    double m = 0.0;
+    int cnt = 0;
+    for (int i = 0; i < n; i++)
+        if (fabs(g[i] - mean) < thr) {
+            m += g[i];
+            cnt++;
+        }
+    if (cnt < 2) return NAN;
+    m /= cnt;
+    double var = 0.0, mse = 0.0;
+    for (int i = 0; i < n; i++)
+        if (fabs(g[i] - mean) < thr) {
+            var += (g[i] - m) * (g[i] - m);
+            mse += (pred[i] - g[i]) * (pred[i] - g[i]);
+        }
+    return mse / var;
+}
+
 double bfc_classification_error(const double *pred, const double *y, int n)
 {
     int wrong = 0;

@@ -5,6 +5,14 @@
 /* E(pred − g)² / Var(g) over n points (Var with denominator n). */
 double bfc_relative_error(const double *pred, const double *g, int n);
 
+/* The same on the bulk of the distribution: only the points whose |g − mean(g)| is below its
+ * keep-quantile (e.g. keep = 0.999 drops the 0.1% most extreme targets; the subset depends on
+ * g alone, so every method is scored on the same points), with Var(g) over that subset.
+ * Degree-2^L targets are heavy-tailed: at L ≥ 4 a handful of extreme points can dominate
+ * the plain relative error. Returns NaN if fewer than 2 points remain or on allocation
+ * failure. */
+double bfc_relative_error_bulk(const double *pred, const double *g, int n, double keep);
+
 /* Fraction of points where sign(pred) differs from the label y ∈ {−1, +1}. */
 double bfc_classification_error(const double *pred, const double *y, int n);
 

@@ -538,6 +538,7 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                 }
         }
         int est = evaluate(&ev, lr, top, &res->test_error, res->feature_error, &res->class_error);
+        res->test_error_bulk = bfc_relative_error_bulk(ev.pred, test->g, test->n, BFC_BULK_KEEP);
         if (!st) st = est;
     }
     res->wall_s = bfc_wall_seconds() - t0;

@@ -61,9 +61,11 @@ typedef struct {
 typedef void (*bfc_train_log_fn)(const bfc_train_point *pt, void *ctx);
 
 #define BFC_MAX_STAGES BFC_MAX_L
+#define BFC_BULK_KEEP 0.999 /* share of test points kept by the bulk error */
 
 typedef struct {
     double test_error;                    /* relative test error at the end */
+    double test_error_bulk;               /* the same on the central 99.9% of G* */
     double class_error;                   /* classification: 0-1 test error; else NaN */
     double feature_error[BFC_MAX_L + 1];  /* at the end, layers 2..L−1 */
     int n_stages;

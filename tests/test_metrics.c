@@ -1,0 +1,60 @@
+/* test_metrics.c: relative error, its bulk version, classification error and the
+ * least-squares feature error of SPEC §4. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "bfc.h"
+#include "metrics.h"
+#include "rng.h"
+
+Test(metrics, relative_error_is_mse_over_variance)
+{
+    double g[4] = {0, 1, 2, 3}, p[4] = {0, 1, 2, 4};
+    /* Var = 1.25, MSE = 0.25 */
+    cr_expect_float_eq(bfc_relative_error(p, g, 4), 0.2, 1e-15);
+}
+
+Test(metrics, bulk_error_ignores_extreme_targets_and_scores_every_method_on_the_same_points)
+{
+    enum { N = 2000 };
+    static double g[N], p1[N], p2[N];
+    gsl_rng *r = bfc_rng_new(1, BFC_STREAM_TEST);
+    bfc_rng_normal(r, g, N, 1.0);
+    gsl_rng_free(r);
+    g[17] = 1e4; /* one extreme target */
+    for (int i = 0; i < N; i++) {
+        p1[i] = g[i] + 0.01 * (i % 2 ? 1 : -1);
+        p2[i] = p1[i];
+    }
+    p1[17] = 0.0; /* a method that misses the extreme point */
+    double plain = bfc_relative_error(p1, g, N), bulk = bfc_relative_error_bulk(p1, g, N, 0.999);
+    cr_expect_gt(plain, 0.9, "plain %g", plain);
+    cr_expect_lt(bulk, 2e-4, "bulk %g", bulk);
+    /* the subset depends on g only: the method that fits the point scores the same */
+    cr_expect_float_eq(bfc_relative_error_bulk(p2, g, N, 0.999), bulk, 1e-15);
+}
+
+Test(metrics, classification_error_counts_sign_mismatches)
+{
+    double p[4] = {0.5, -1, 2, -0.1}, y[4] = {1, 1, -1, -1};
+    cr_expect_float_eq(bfc_classification_error(p, y, 4), 0.5, 1e-15);
+}
+
+Test(metrics, feature_error_is_zero_up_to_an_affine_map_and_allows_rank_deficiency)
+{
+    enum { N = 500 };
+    static double S[N * 3], T[N * 2], Z[N * 3];
+    gsl_rng *r = bfc_rng_new(2, BFC_STREAM_TEST);
+    bfc_rng_normal(r, S, N * 3, 1.0);
+    gsl_rng_free(r);
+    for (int i = 0; i < N; i++) {
+        T[i * 2] = 2 * S[i * 3] - S[i * 3 + 1] + 3;
+        T[i * 2 + 1] = 0.5 * S[i * 3 + 2] - 1;
+        Z[i * 3] = Z[i * 3 + 1] = Z[i * 3 + 2] = 0; /* features collapsed to 0 */
+    }
+    double e;
+    cr_assert_eq(bfc_feature_error(S, 3, T, 2, N, &e), BFC_OK);
+    cr_expect_lt(e, 1e-20, "error %g", e);
+    cr_assert_eq(bfc_feature_error(Z, 3, T, 2, N, &e), BFC_OK);
+    cr_expect_float_eq(e, 1.0, 1e-12, "collapsed features explain nothing: %g", e);
+}
