@@ -48,5 +48,11 @@ sanitize: deps
 	cmake --build $(BUILD)-san -j $(JOBS)
 	cd $(BUILD)-san && ctest --output-on-failure -j $(JOBS) -L unit
 
+# libFuzzer on every parser of outside input (fuzz/README.md): clang with ASan + UBSan, one
+# target at a time for FUZZ_SECONDS each (default 60), final statistics per target.
+.PHONY: fuzz
+fuzz:
+	$(MAKE) -C fuzz run
+
 clean:
 	rm -rf $(BUILD) $(BUILD)-san
