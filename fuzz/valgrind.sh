@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# valgrind.sh: valgrind memcheck on short runs of every bfc command (gen, train, fit with
-# each baseline family, and train/fit reading the files gen wrote). Exits 1 if any run has a
-# memcheck error or definitely/indirectly lost bytes; "possibly lost" blocks (OpenBLAS's
-# thread pool keeps its threads' stacks and buffers until exit) are printed, not counted.
+# valgrind.sh: valgrind memcheck on short runs of every bfc command: gen, train, fit with
+# each baseline family, train/fit reading the files gen wrote, and sweep --dry-run on the
+# default configuration. Exits 1 if any run has a memcheck error or definitely/indirectly
+# lost bytes; "possibly lost" blocks (such as a thread pool's stacks left at exit) are
+# printed, not counted.
 #   fuzz/valgrind.sh [BUILD_DIR]      default build-vg, configured here if missing
-# The build is Debug without -march=native (valgrind does not decode every AVX-512
-# instruction) and OpenBLAS is pinned to its Haswell kernels for the same reason.
+# The build is Debug without -march=native (valgrind cannot decode AVX-512 instructions);
+# OpenBLAS is pinned to its Haswell kernels for the same reason.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-vg}
@@ -28,6 +29,7 @@ runs=(
     "fit --method twolayer --width 16 --steps 20 --n 512 ${small[*]}"
     "train --data $tmp/gen --steps 20 --out $tmp/train --quiet"
     "fit --method krr --data $tmp/gen --out $tmp/fit --quiet"
+    "sweep $root/bench/configs/default.json --dry-run --out $tmp/sweep"
 )
 lost() { sed -n "s/.*$1 lost: \([0-9,]*\) bytes.*/\1/p" "$2" | tail -1; }
 bad=0
@@ -52,6 +54,6 @@ for r in "${runs[@]}"; do
         bad=1
     fi
     printf '%-62s errors %-3s definitely %-6s indirectly %-6s possibly %-7s %s\n' \
-        "bfc ${r//$tmp/TMP}" "${errs:-?}" "${def:-0}" "${ind:-0}" "${pos:-0}" "$verdict"
+        "$(sed "s|$tmp|TMP|g; s|$root/||g" <<<"bfc $r")" "${errs:-?}" "${def:-0}" "${ind:-0}" "${pos:-0}" "$verdict"
 done
 exit $bad
