@@ -4,16 +4,16 @@
 # default configuration. Exits 1 if any run has a memcheck error or definitely/indirectly
 # lost bytes; "possibly lost" blocks (such as a thread pool's stacks left at exit) are
 # printed, not counted.
-#   fuzz/valgrind.sh [BUILD_DIR]      default build-vg, configured here if missing
+#   fuzz/valgrind.sh [BUILD_DIR]      default build-vg, configured here if missing, then built
 # The build is Debug without -march=native (valgrind cannot decode AVX-512 instructions);
 # OpenBLAS is pinned to its Haswell kernels for the same reason.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-vg}
-if [ ! -x "$build/bfc" ]; then
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DBFC_NATIVE=OFF >/dev/null &&
-        cmake --build "$build" -j 2 --target bfc_cli >/dev/null || exit 2
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DBFC_NATIVE=OFF >/dev/null || exit 2
 fi
+cmake --build "$build" -j 2 --target bfc_cli >/dev/null || exit 2
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind not installed" >&2; exit 2; }
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bfc-valgrind-XXXXXX")
