@@ -9,6 +9,7 @@
  * and <label>.json (resolved configuration and run metadata) in the results directory; the
  * parent then writes perf.csv (all rows) and perf.json. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,9 +214,17 @@ static void meta_config(const perf_run *r, bfc_jw *j)
     bfc_jw_kv_bool(j, "quick", r->quick);
 }
 
+/* The 1-minute load average, or NaN: the machine's other work, for the record. */
+static double load1(void)
+{
+    double l[1];
+    return getloadavg(l, 1) == 1 ? l[0] : NAN;
+}
+
 static int worker(perf_run *r)
 {
     r->t0 = bfc_wall_seconds();
+    const double load_start = load1();
     snprintf(r->core, sizeof r->core, "%s", bfc_blas_core());
     char path[4096], name[128];
     snprintf(name, sizeof name, "%s.csv", r->label);
@@ -225,8 +234,10 @@ static int worker(perf_run *r)
     }
     fputs(CSV_HEADER, r->csv);
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    printf("\n== configuration %s: OpenBLAS core %s (%s; bfc: %s) ==\n", r->label, r->core,
-           ct ? "OPENBLAS_CORETYPE set" : "OPENBLAS_CORETYPE unset", bfc_blas_fix_status());
+    printf("\n== configuration %s: OpenBLAS core %s (%s; bfc: %s); load average %.1f on %ld "
+           "CPUs ==\n",
+           r->label, r->core, ct ? "OPENBLAS_CORETYPE set" : "OPENBLAS_CORETYPE unset",
+           bfc_blas_fix_status(), load_start, sysconf(_SC_NPROCESSORS_ONLN));
     perf_table_header();
     if (r->parts & PERF_DGEMM) perf_dgemm(r);
     if (r->parts & PERF_MEMORY) perf_memory(r);
@@ -247,6 +258,9 @@ static int worker(perf_run *r)
     bfc_jw_kv_int(&j, "goals_met", r->goals_met);
     bfc_jw_kv_int(&j, "goals_missed", r->goals_missed);
     bfc_jw_kv_num(&j, "wall_seconds", bfc_wall_seconds() - r->t0);
+    bfc_jw_kv_num(&j, "load_average_start", load_start);
+    bfc_jw_kv_num(&j, "load_average_end", load1());
+    bfc_jw_kv_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
     bfc_jw_key(&j, "meta");
     bfc_jw_obj_begin(&j);
     bfc_meta_write(&j);
