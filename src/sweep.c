@@ -69,6 +69,19 @@ static char *xprintf(const char *fmt, ...)
     return s;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 typedef struct {
     char **v;
     int n, cap;
@@ -1587,45 +1600,73 @@ static void fmt_duration(double s, char *buf, size_t cap)
     else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
-/* Expected wall time of cell i from the finished ones: the mean over the same method,
- * target and n; else a power law in n fitted over the method's cells; else the mean of all.
- * −1 when nothing has finished. */
-static double estimate(const bfc_sweep *s, const run *r, int i)
+/* Cost model for the ETA, from the finished cells: per series (target × method), the
+ * least-squares fit log wall = a + b log n. A series with one distinct n borrows b from its
+ * command (the median slope of that command's series with two or more, 0 without: a
+ * learner's cost does not grow with n, a kernel's does); a series with nothing finished
+ * borrows the method's mean over other targets, then the command's, then everyone's. */
+typedef struct {
+    int cnt, distinct;     /* finished cells; 1 if they have two or more distinct n */
+    double sx, sy, sxx, sxy;
+    int n0;                /* the n of the first finished cell */
+} cost_series;
+
+static double series_slope(const cost_series *c)
 {
-    const bfc_sweep_cell *c = &s->cells[i];
-    double sum = 0, all = 0;
-    int cnt = 0, nall = 0;
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int nm = 0;
-    for (int j = 0; j < s->ncells; j++) {
-        if (r[j].state != C_OK || !(r[j].wall > 0)) continue;
-        all += r[j].wall;
-        nall++;
-        if (s->ci[j].m != s->ci[i].m) continue;
-        double x = log(s->cells[j].n), y = log(r[j].wall);
-        sx += x, sy += y, sxx += x * x, sxy += x * y, nm++;
-        if (s->ci[j].t == s->ci[i].t && s->cells[j].n == c->n) sum += r[j].wall, cnt++;
-    }
-    if (cnt) return sum / cnt;
-    if (nm) {
-        double var = sxx - sx * sx / nm;
-        double b = var > 1e-9 ? (sxy - sx * sy / nm) / var : 1.0;
-        b = b < 0 ? 0 : b > 3 ? 3 : b;
-        return exp(sy / nm + b * (log(c->n) - sx / nm));
-    }
-    return nall ? all / nall : -1;
+    double var = c->sxx - c->sx * c->sx / c->cnt;
+    double b = var > 1e-12 ? (c->sxy - c->sx * c->sy / c->cnt) / var : 0;
+    return b < 0 ? 0 : b > 3 ? 3 : b;
 }
 
 static double eta(const bfc_sweep *s, const run *r, int jobs, double now, int stopping)
 {
-    double left = 0;
-    for (int i = 0; i < s->ncells; i++) {
-        if ((r[i].state != C_PENDING || stopping) && r[i].state != C_RUNNING) continue;
-        double e = estimate(s, r, i);
-        if (e < 0) return -1;
-        left += r[i].state == C_RUNNING ? fmax(e - (now - r[i].t0), 0) : e;
+    const int ns = s->nt * s->nm;
+    cost_series *cs = xrealloc(NULL, sizeof(cost_series) * (size_t)ns);
+    memset(cs, 0, sizeof(cost_series) * (size_t)ns);
+    double all = 0;
+    int nall = 0;
+    for (int j = 0; j < s->ncells; j++) {
+        if (r[j].state != C_OK || !(r[j].wall > 0)) continue;
+        cost_series *c = &cs[s->ci[j].t * s->nm + s->ci[j].m];
+        double x = log(s->cells[j].n), y = log(r[j].wall);
+        if (!c->cnt) c->n0 = s->cells[j].n;
+        else if (s->cells[j].n != c->n0) c->distinct = 1;
+        c->cnt++, c->sx += x, c->sy += y, c->sxx += x * x, c->sxy += x * y;
+        all += y, nall++;
     }
-    return left / jobs;
+    double left = 0;
+    for (int i = 0; i < s->ncells && left >= 0; i++) {
+        if ((r[i].state != C_PENDING || stopping) && r[i].state != C_RUNNING) continue;
+        const int ti = s->ci[i].t, mi = s->ci[i].m;
+        const char *cmd = s->cells[i].argv[0];
+        const cost_series *c = &cs[ti * s->nm + mi];
+        double e = -1, x = log(s->cells[i].n);
+        if (c->cnt) {
+            double b = 0;
+            if (c->distinct) b = series_slope(c);
+            else { /* the command's median slope */
+                double sl[256];
+                int k = 0;
+                for (int q = 0; q < ns && k < 256; q++)
+                    if (cs[q].distinct && !strcmp(s->m[q % s->nm].command, cmd)) sl[k++] = series_slope(&cs[q]);
+                b = k ? median(sl, k) : 0;
+            }
+            e = exp(c->sy / c->cnt + b * (x - c->sx / c->cnt));
+        } else { /* the method elsewhere, the command, everyone: geometric means */
+            double sy = 0;
+            int cnt = 0;
+            for (int pass = 0; pass < 2 && !cnt; pass++)
+                for (int q = 0; q < ns; q++)
+                    if (cs[q].cnt && (pass ? !strcmp(s->m[q % s->nm].command, cmd) : q % s->nm == mi))
+                        sy += cs[q].sy, cnt += cs[q].cnt;
+            if (cnt) e = exp(sy / cnt);
+            else if (nall) e = exp(all / nall);
+        }
+        if (e < 0) left = -1;
+        else left += r[i].state == C_RUNNING ? fmax(e - (now - r[i].t0), 0) : e;
+    }
+    free(cs);
+    return left < 0 ? -1 : left / jobs;
 }
 
 /* The 1-minute load average: other work on the machine inflates the cells' wall times. */
@@ -1818,19 +1859,6 @@ int bfc_sweep_n_eps(const int *n, const double *med, int m, double eps)
     for (int i = 0; i < m; i++)
         if (!isnan(med[i]) && med[i] <= eps) return n[i];
     return -1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* What the aggregation knows of one cell. */
