@@ -92,6 +92,66 @@ static double ours_sample(stepper *st, int n)
     return (bfc_wall_seconds() - t0) / n;
 }
 
+/* A learner case ready to step: target (for the labels), learner, batch and optimiser
+ * state. The id names the case in rows and tables ("d=20 L=3 m=2h"). */
+typedef struct {
+    char id[64];
+    bfc_target_config tc; /* resolved */
+    bfc_target *t;
+    bfc_data batch;
+    stepper st;
+} lsetup;
+
+static void case_free(lsetup *c)
+{
+    bfc_free(c->st.theta0), bfc_free(c->st.grad), bfc_free(c->st.m1), bfc_free(c->st.m2);
+    bfc_learner_free(c->st.lr);
+    bfc_data_free(&c->batch);
+    bfc_target_free(c->t);
+    memset(c, 0, sizeof *c);
+}
+
+static int case_new(const lcase *lc, lsetup *c)
+{
+    memset(c, 0, sizeof *c);
+    if (lc->m > 0) snprintf(c->id, sizeof c->id, "d=%d L=%d m=%d", lc->d, lc->L, lc->m);
+    else snprintf(c->id, sizeof c->id, "d=%d L=%d m=2h", lc->d, lc->L);
+    bfc_target_defaults(&c->tc);
+    c->tc.d = lc->d;
+    c->tc.L = lc->L;
+    c->tc.n_ref = 20000; /* labels only: the standardisation needs no more */
+    bfc_target_resolve(&c->tc);
+    int status = 0;
+    bfc_learner_config lcfg;
+    bfc_learner_defaults(&lcfg);
+    lcfg.m = lc->m;
+    stepper *st = &c->st;
+    c->t = bfc_target_new(&c->tc, &status);
+    st->lr = c->t ? bfc_learner_new(&c->tc, &lcfg, BATCH, &status) : NULL;
+    if (!st->lr || bfc_data_make(c->t, BATCH, 1, BFC_STREAM_TRAIN, &c->batch)) {
+        fprintf(stderr, "perf: learner %s: %s\n", c->id, bfc_last_error());
+        case_free(c);
+        return -1;
+    }
+    st->X = c->batch.X;
+    st->y = c->batch.y;
+    st->L = lc->L;
+    st->np = bfc_learner_nparams(st->lr);
+    st->theta = bfc_learner_params(st->lr);
+    bfc_learner_slice(st->lr, 2, lc->L, &st->off, &st->len);
+    st->theta0 = bfc_alloc_d(st->np);
+    st->grad = bfc_alloc_d(st->np);
+    st->m1 = bfc_alloc_d(st->np);
+    st->m2 = bfc_alloc_d(st->np);
+    if (!st->theta0 || !st->grad || !st->m1 || !st->m2) {
+        fprintf(stderr, "perf: learner %s: out of memory\n", c->id);
+        case_free(c);
+        return -1;
+    }
+    memcpy(st->theta0, st->theta, sizeof(double) * st->np);
+    return 0;
+}
+
 static int save1(const char *dir, const char *name, const double *a, size_t n0, size_t n1)
 {
     char path[4096];
@@ -197,58 +257,24 @@ static int steps_for(double per_step, double target_s)
     return n < 3 ? 3 : (n > 100000 ? 100000 : (int)n);
 }
 
-static void fmt_us(char *buf, size_t cap, double seconds, const char *tag)
+static void fmt_us(char *buf, size_t cap, double seconds)
 {
-    snprintf(buf, cap, "%.1f us%s%s", seconds * 1e6, tag ? " " : "", tag ? tag : "");
+    snprintf(buf, cap, "%.1f us", seconds * 1e6);
 }
 
 static void one_case(perf_run *r, const lcase *lc)
 {
-    char caseid[64], mdesc[16];
-    if (lc->m > 0) snprintf(mdesc, sizeof mdesc, "m=%d", lc->m);
-    else snprintf(mdesc, sizeof mdesc, "m=2h");
-    snprintf(caseid, sizeof caseid, "d=%d L=%d %s", lc->d, lc->L, mdesc);
+    lsetup c;
+    if (case_new(lc, &c)) return;
+    stepper st = c.st; /* a copy of the pointers: c owns them */
+    bfc_learner *lr = st.lr;
+    const char *caseid = c.id;
     perf_progress(r, "learner %s: set-up", caseid);
-
-    bfc_target_config tc;
-    bfc_target_defaults(&tc);
-    tc.d = lc->d;
-    tc.L = lc->L;
-    tc.n_ref = 20000;
-    bfc_target_resolve(&tc);
-    int status = 0;
-    bfc_target *t = bfc_target_new(&tc, &status);
-    bfc_learner_config lcfg;
-    bfc_learner_defaults(&lcfg);
-    lcfg.m = lc->m;
-    bfc_learner *lr = t ? bfc_learner_new(&tc, &lcfg, BATCH, &status) : NULL;
-    bfc_data batch;
-    memset(&batch, 0, sizeof batch);
-    if (!lr || bfc_data_make(t, BATCH, 1, BFC_STREAM_TRAIN, &batch)) {
-        fprintf(stderr, "perf: learner %s: %s\n", caseid, bfc_last_error());
-        bfc_learner_free(lr);
-        bfc_target_free(t);
-        return;
-    }
-    stepper st;
-    memset(&st, 0, sizeof st);
-    st.lr = lr;
-    st.X = batch.X;
-    st.y = batch.y;
-    st.L = lc->L;
-    st.np = bfc_learner_nparams(lr);
-    st.theta = bfc_learner_params(lr);
-    bfc_learner_slice(lr, 2, lc->L, &st.off, &st.len);
-    st.theta0 = bfc_alloc_d(st.np);
-    st.grad = bfc_alloc_d(st.np);
-    st.m1 = bfc_alloc_d(st.np);
-    st.m2 = bfc_alloc_d(st.np);
     double *grad0 = bfc_alloc_d(st.np), *theta1 = bfc_alloc_d(st.np);
-    if (!st.theta0 || !st.grad || !st.m1 || !st.m2 || !grad0 || !theta1) {
+    if (!grad0 || !theta1) {
         fprintf(stderr, "perf: learner %s: out of memory\n", caseid);
         goto done;
     }
-    memcpy(st.theta0, st.theta, sizeof(double) * st.np);
 
     /* our reference: loss and gradient at θ0, one Adam step, loss and gradient at θ1 */
     perf_threads(1);
@@ -261,7 +287,7 @@ static void one_case(perf_run *r, const lcase *lc)
     char dir[4096], sub[96];
     snprintf(sub, sizeof sub, "learner-%s-d%d-L%d-m%d", r->label, lc->d, lc->L, lc->m);
     bfc_path_join(dir, sizeof dir, r->out_dir, sub);
-    if (write_case(dir, &tc, lr, batch.X, batch.y, grad0, loss0, theta1, st.grad, loss1, st.np)) {
+    if (write_case(dir, &c.tc, lr, st.X, st.y, grad0, loss0, theta1, st.grad, loss1, st.np)) {
         fprintf(stderr, "perf: learner %s: %s\n", caseid, bfc_last_error());
         goto done;
     }
@@ -288,10 +314,10 @@ static void one_case(perf_run *r, const lcase *lc)
             } else {
                 static const char *const prec[2] = {"f64", "f32"};
                 for (int q = 0; q < 2; q++) {
-                    const bfc_json *c = bfc_json_get(bfc_json_get(ready, "check"), prec[q]);
+                    const bfc_json *chk = bfc_json_get(bfc_json_get(ready, "check"), prec[q]);
                     int ok = 0;
-                    bfc_json_bool(bfc_json_get(c, "ok"), &ok);
-                    const double worst = json_num(c, "worst");
+                    bfc_json_bool(bfc_json_get(chk, "ok"), &ok);
+                    const double worst = json_num(chk, "worst");
                     perf_row(r, 1, "learner", caseid, q ? "torch_f32" : "torch_f64",
                              "check_rel_diff", worst, "", 1);
                     printf("check %s %s vs bfc f64: loss, gradient, weights after one Adam step "
@@ -355,7 +381,7 @@ static void one_case(perf_run *r, const lcase *lc)
     perf_row(r, 1, "learner", caseid, "bfc_f64", "gflops", gflops, "GFLOP/s", reps);
     perf_row(r, 1, "learner", caseid, "bfc_f64", "steps_per_sample", n_ours, "", 1);
     char comparison[192], o[32], p[48], ratio[32];
-    fmt_us(o, sizeof o, ours, NULL);
+    fmt_us(o, sizeof o, ours);
     double peer_med[2] = {NAN, NAN};
     for (int q = 0; q < 2; q++) {
         snprintf(comparison, sizeof comparison, "learner step %s: bfc f64 vs torch %s", caseid,
@@ -370,7 +396,7 @@ static void one_case(perf_run *r, const lcase *lc)
         perf_row(r, 1, "learner", caseid, method, "steps_per_sample", n_peer[q], "", 1);
         perf_row(r, 1, "learner", caseid, method, "ratio_peer_over_bfc", peer_med[q] / ours, "x",
                  got[q]);
-        fmt_us(p, sizeof p, peer_med[q], NULL);
+        fmt_us(p, sizeof p, peer_med[q]);
         snprintf(ratio, sizeof ratio, "%.1fx", peer_med[q] / ours);
         char core[160];
         snprintf(core, sizeof core, "%s%s%s", r->core, strcmp(peer_core, r->core) ? "/" : "",
@@ -398,11 +424,8 @@ static void one_case(perf_run *r, const lcase *lc)
                   100.0 * gflops / dgemm, 40.0, "%");
     }
 done:
-    bfc_free(st.theta0), bfc_free(st.grad), bfc_free(st.m1), bfc_free(st.m2);
     bfc_free(grad0), bfc_free(theta1);
-    bfc_data_free(&batch);
-    bfc_learner_free(lr);
-    bfc_target_free(t);
+    case_free(&c);
 }
 
 void perf_learner(perf_run *r)
@@ -421,41 +444,10 @@ void perf_learner(perf_run *r)
 
 static void alloc_case(perf_run *r, const lcase *lc)
 {
-    char caseid[64];
-    if (lc->m > 0) snprintf(caseid, sizeof caseid, "d=%d L=%d m=%d", lc->d, lc->L, lc->m);
-    else snprintf(caseid, sizeof caseid, "d=%d L=%d m=2h", lc->d, lc->L);
-    bfc_target_config tc;
-    bfc_target_defaults(&tc);
-    tc.d = lc->d;
-    tc.L = lc->L;
-    tc.n_ref = 20000;
-    int status = 0;
-    bfc_target *t = bfc_target_new(&tc, &status);
-    bfc_learner_config lcfg;
-    bfc_learner_defaults(&lcfg);
-    lcfg.m = lc->m;
-    bfc_learner *lr = t ? bfc_learner_new(&tc, &lcfg, BATCH, &status) : NULL;
-    bfc_data batch;
-    memset(&batch, 0, sizeof batch);
-    stepper st;
-    memset(&st, 0, sizeof st);
-    if (!lr || bfc_data_make(t, BATCH, 1, BFC_STREAM_TRAIN, &batch)) {
-        fprintf(stderr, "perf: memory %s: %s\n", caseid, bfc_last_error());
-        goto done;
-    }
-    st.lr = lr;
-    st.X = batch.X;
-    st.y = batch.y;
-    st.L = lc->L;
-    st.np = bfc_learner_nparams(lr);
-    st.theta = bfc_learner_params(lr);
-    bfc_learner_slice(lr, 2, lc->L, &st.off, &st.len);
-    st.theta0 = bfc_alloc_d(st.np);
-    st.grad = bfc_alloc_d(st.np);
-    st.m1 = bfc_alloc_d(st.np);
-    st.m2 = bfc_alloc_d(st.np);
-    if (!st.theta0 || !st.grad || !st.m1 || !st.m2) goto done;
-    memcpy(st.theta0, st.theta, sizeof(double) * st.np);
+    lsetup c;
+    if (case_new(lc, &c)) return;
+    stepper st = c.st;
+    const char *caseid = c.id;
     perf_threads(1);
     reset(&st);
     for (int i = 0; i < 10; i++) step(&st); /* warm-up */
@@ -492,11 +484,7 @@ static void alloc_case(perf_run *r, const lcase *lc)
 #else
     printf("memory check skipped: needs glibc >= 2.33 (mallinfo2 and the malloc interposer)\n");
 #endif
-done:
-    bfc_free(st.theta0), bfc_free(st.grad), bfc_free(st.m1), bfc_free(st.m2);
-    bfc_data_free(&batch);
-    bfc_learner_free(lr);
-    bfc_target_free(t);
+    case_free(&c);
 }
 
 void perf_memory(perf_run *r)
