@@ -18,9 +18,9 @@ void perf_row(perf_run *r, int threads, const char *part, const char *caseid, co
 
 void perf_table_header(void)
 {
-    printf("%-46s %14s %22s %10s %-22s %7s\n", "comparison", "ours", "peer", "ratio", "core",
+    printf("%-58s %14s %22s %10s %-22s %7s\n", "comparison", "ours", "peer", "ratio", "core",
            "threads");
-    printf("%.*s\n", 46 + 14 + 22 + 10 + 22 + 7 + 5,
+    printf("%.*s\n", 58 + 14 + 22 + 10 + 22 + 7 + 5,
            "------------------------------------------------------------------------------------"
            "--------------------------------------------------------------------");
 }
@@ -29,7 +29,7 @@ void perf_table(const perf_run *r, const char *comparison, const char *ours, con
                 const char *ratio, const char *core, int threads)
 {
     (void)r;
-    printf("%-46s %14s %22s %10s %-22s %7d\n", comparison ? comparison : "-", ours ? ours : "-",
+    printf("%-58s %14s %22s %10s %-22s %7d\n", comparison ? comparison : "-", ours ? ours : "-",
            peer ? peer : "-", ratio ? ratio : "-", core ? core : "-", threads);
     fflush(stdout);
 }

@@ -41,6 +41,14 @@ typedef struct {
     int d, L, m; /* m = 0: the default width 2·dim h_l */
 } lcase;
 
+/* The PyTorch variants: natural float64 and float32 (F_l = W_l h_l formed explicitly), and
+ * float64 through Q_l = W_lᵀW_l as bfc computes it (same algorithm, autograd backward). */
+#define NPEER 3
+static const char *const peer_tag[NPEER] = {"f64", "f32", "f64q"};
+static const char *const peer_method[NPEER] = {"torch_f64", "torch_f32", "torch_f64_via_q"};
+static const char *const peer_desc[NPEER] = {"torch f64", "torch f32", "torch f64 via Q"};
+static const double peer_tol[NPEER] = {PERF_TOL_F64, PERF_TOL_F32, PERF_TOL_F64};
+
 typedef struct {
     bfc_learner *lr;
     const double *X, *y;
@@ -295,7 +303,7 @@ static void one_case(perf_run *r, const lcase *lc)
     /* the peer */
     perf_peer peer;
     memset(&peer, 0, sizeof peer);
-    int have_peer[2] = {0, 0}; /* float64, float32 */
+    int have_peer[NPEER] = {0, 0, 0};
     char peer_core[64] = "?";
     if (r->peers) {
         const char *args[] = {"--dir", dir, NULL};
@@ -312,18 +320,18 @@ static void one_case(perf_run *r, const lcase *lc)
                 printf("peer skipped: PyTorch step (%s): %s\n", caseid,
                        reason ? reason : peer.line);
             } else {
-                static const char *const prec[2] = {"f64", "f32"};
-                for (int q = 0; q < 2; q++) {
-                    const bfc_json *chk = bfc_json_get(bfc_json_get(ready, "check"), prec[q]);
+                for (int q = 0; q < NPEER; q++) {
+                    const bfc_json *chk =
+                        bfc_json_get(bfc_json_get(ready, "check"), peer_tag[q]);
                     int ok = 0;
                     bfc_json_bool(bfc_json_get(chk, "ok"), &ok);
                     const double worst = json_num(chk, "worst");
-                    perf_row(r, 1, "learner", caseid, q ? "torch_f32" : "torch_f64",
-                             "check_rel_diff", worst, "", 1);
+                    perf_row(r, 1, "learner", caseid, peer_method[q], "check_rel_diff", worst,
+                             "", 1);
                     printf("check %s %s vs bfc f64: loss, gradient, weights after one Adam step "
                            "and gradient there agree to %.2e (required <= %.0e): %s\n",
-                           caseid, q ? "torch f32" : "torch f64", worst,
-                           q ? PERF_TOL_F32 : PERF_TOL_F64, ok ? "ok" : "FAILED, not timed");
+                           caseid, peer_desc[q], worst, peer_tol[q],
+                           ok ? "ok" : "FAILED, not timed");
                     have_peer[q] = ok;
                 }
                 const char *tv = bfc_json_string(bfc_json_get(ready, "torch"));
@@ -348,10 +356,10 @@ static void one_case(perf_run *r, const lcase *lc)
     perf_threads(1);
     int n_ours = steps_for(ours_sample(&st, 20), 0.05);
     n_ours = steps_for(ours_sample(&st, n_ours), r->sample_s);
-    int n_peer[2] = {0, 0};
-    for (int q = 0; q < 2; q++)
+    int n_peer[NPEER] = {0, 0, 0};
+    for (int q = 0; q < NPEER; q++)
         if (have_peer[q]) {
-            const double w = reply_num(perf_peer_ask(&peer, "warm %s %g", q ? "f32" : "f64",
+            const double w = reply_num(perf_peer_ask(&peer, "warm %s %g", peer_tag[q],
                                                      r->sample_s),
                                        "per_step");
             if (!(w > 0)) have_peer[q] = 0;
@@ -360,15 +368,15 @@ static void one_case(perf_run *r, const lcase *lc)
 
     /* timed samples, alternating */
     const int reps = r->reps < MAX_REPS ? r->reps : MAX_REPS;
-    double tours[MAX_REPS], tpeer[2][MAX_REPS], dg[MAX_REPS];
-    int got[2] = {0, 0};
+    double tours[MAX_REPS], tpeer[NPEER][MAX_REPS], dg[MAX_REPS];
+    int got[NPEER] = {0, 0, 0};
     for (int s = 0; s < reps; s++) {
         dg[s] = perf_dgemm_sample(r, 1); /* the reference rate, under the same load */
         tours[s] = ours_sample(&st, n_ours);
-        for (int q = 0; q < 2; q++) {
+        for (int q = 0; q < NPEER; q++) {
             if (!have_peer[q]) continue;
             const double sec = reply_num(
-                perf_peer_ask(&peer, "time %s %d", q ? "f32" : "f64", n_peer[q]), "seconds");
+                perf_peer_ask(&peer, "time %s %d", peer_tag[q], n_peer[q]), "seconds");
             if (sec > 0) tpeer[q][got[q]++] = sec / n_peer[q];
         }
     }
@@ -382,16 +390,16 @@ static void one_case(perf_run *r, const lcase *lc)
     perf_row(r, 1, "learner", caseid, "bfc_f64", "steps_per_sample", n_ours, "", 1);
     char comparison[192], o[32], p[48], ratio[32];
     fmt_us(o, sizeof o, ours);
-    double peer_med[2] = {NAN, NAN};
-    for (int q = 0; q < 2; q++) {
-        snprintf(comparison, sizeof comparison, "learner step %s: bfc f64 vs torch %s", caseid,
-                 q ? "f32" : "f64");
+    double peer_med[NPEER] = {NAN, NAN, NAN};
+    for (int q = 0; q < NPEER; q++) {
+        snprintf(comparison, sizeof comparison, "learner step %s: bfc f64 vs %s", caseid,
+                 peer_desc[q]);
         if (!got[q]) {
             perf_table(r, comparison, o, "skipped", NULL, r->core, 1);
             continue;
         }
         peer_med[q] = perf_median(tpeer[q], got[q]);
-        const char *method = q ? "torch_f32" : "torch_f64";
+        const char *method = peer_method[q];
         perf_row(r, 1, "learner", caseid, method, "seconds_per_step", peer_med[q], "s", got[q]);
         perf_row(r, 1, "learner", caseid, method, "steps_per_sample", n_peer[q], "", 1);
         perf_row(r, 1, "learner", caseid, method, "ratio_peer_over_bfc", peer_med[q] / ours, "x",
@@ -412,8 +420,10 @@ static void one_case(perf_run *r, const lcase *lc)
     snprintf(p, sizeof p, "%.1f (DGEMM)", dgemm);
     snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * gflops / dgemm);
     perf_table(r, comparison, o, p, ratio, r->core, 1);
-    perf_progress(r, "learner %s: bfc %.1f us/step (%.1f GFLOP/s), torch f64 %.1f us, f32 %.1f us",
-                  caseid, ours * 1e6, gflops, peer_med[0] * 1e6, peer_med[1] * 1e6);
+    perf_progress(r, "learner %s: bfc %.1f us/step (%.1f GFLOP/s), torch f64 %.1f us, f32 %.1f us, "
+                     "f64 via Q %.1f us",
+                  caseid, ours * 1e6, gflops, peer_med[0] * 1e6, peer_med[1] * 1e6,
+                  peer_med[2] * 1e6);
 
     /* goals of the issue */
     if (lc->d == 20 && lc->L == 3 && lc->m == 0 && got[0])

@@ -6,17 +6,19 @@ the fixed maps R_l.npy, the batch X.npy, y.npy and bfc's reference values (grad0
 theta1.npy, grad1.npy, loss0/loss1 in config.json). It builds the same network, loss and
 Adam optimiser, written the way a PyTorch user would write them (F_l = W_l h_l formed
 explicitly, autograd for the backward, torch.optim.Adam with the cosine learning rate set
-per step), in float64 and float32, on one thread.
+per step), in float64 and float32, on one thread; and a float64 variant that computes the
+output branch through Q_l = W_l^T W_l as bfc does (f = h^T Q h, the tie shares Q), with
+autograd for the rest: the same algorithm, to tell algorithm from implementation.
 
 Protocol (one line in, one JSON line out):
   start        -> {"status": "ok"|"skip", "reason", "torch", "numpy", "blas", "check"}
-                  check.f64 / check.f32: relative differences to bfc of the objective and
+                  check.f64 / .f32 / .f64q: relative differences to bfc of the objective and
                   gradient at the initial weights, the weights after one Adam step, and the
                   objective and gradient there; "worst" and "ok" (worst <= tolerance).
-  warm P S     -> {"per_step": seconds}  steps of precision P (f64|f32) for about S seconds
+  warm P S     -> {"per_step": seconds}  steps of variant P (f64|f32|f64q) for about S seconds
   time P N     -> {"seconds": s}         N steps from the initial weights, fresh Adam state
   quit
-A precision whose check failed is never timed ({"error": ...}).
+A variant whose check failed is never timed ({"error": ...}).
 """
 import json
 import math
@@ -58,8 +60,8 @@ class Net:
     F_l = W_l h_l, S_l = K_l h_l, F = sum_l alpha_l |F_l|^2,
     objective = mean (F - y)^2 + lambda_tie sum_{l<L} |K_l^T K_l - W_l^T W_l|_F^2."""
 
-    def __init__(self, cfg, d, dtype):
-        self.cfg, self.dtype = cfg, dtype
+    def __init__(self, cfg, d, dtype, via_q=False):
+        self.cfg, self.dtype, self.via_q = cfg, dtype, via_q
         self.L = cfg["L"]
         self.layers = {lay["l"]: lay for lay in cfg["layers"]}
         load = lambda name: np.load(os.path.join(d, name))
@@ -104,14 +106,20 @@ class Net:
                     segs.append(U[j] * U[j])
             segs.append(self.ones)
             h = torch.cat(segs, dim=1)
-            F = h @ self.W[l].T
-            term = lay["alpha"] * (F * F).sum(dim=1)
+            if self.via_q:  # |W h|^2 = h^T Q h with Q = W^T W, as bfc computes it
+                Q = self.W[l].T @ self.W[l]
+                term = lay["alpha"] * ((h @ Q) * h).sum(dim=1)
+            else:
+                Q = None
+                F = h @ self.W[l].T
+                term = lay["alpha"] * (F * F).sum(dim=1)
             out = term if out is None else out + term
             if l < L:
                 S = h @ self.K[l].T
                 if lay["p"] > 0:
                     U[l] = S @ self.R[l].T
-                D = self.K[l].T @ self.K[l] - self.W[l].T @ self.W[l]
+                WtW = Q if Q is not None else self.W[l].T @ self.W[l]
+                D = self.K[l].T @ self.K[l] - WtW
                 tie = tie + lam * (D * D).sum()
         return ((out - self.y) ** 2).mean() + tie
 
@@ -179,9 +187,11 @@ def main(argv):
     torch.set_num_threads(1)
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
-    nets = {"f64": Net(cfg, d, torch.float64), "f32": Net(cfg, d, torch.float32)}
+    nets = {"f64": Net(cfg, d, torch.float64), "f32": Net(cfg, d, torch.float32),
+            "f64q": Net(cfg, d, torch.float64, via_q=True)}
     checks = {"f64": check(nets["f64"], d, cfg, cfg["tol_f64"]),
-              "f32": check(nets["f32"], d, cfg, cfg["tol_f32"])}
+              "f32": check(nets["f32"], d, cfg, cfg["tol_f32"]),
+              "f64q": check(nets["f64q"], d, cfg, cfg["tol_f64"])}
     reply({"status": "ok", "torch": torch.__version__, "numpy": np.__version__,
            "threads": torch.get_num_threads(), "blas": blas_info(), "check": checks})
     for line in sys.stdin:
