@@ -10,8 +10,9 @@
  * relative test error ≥ 3 × median e2e error. Per-seed ratios are printed (not judged).
  * Sizes: fast, d = 8 (where kernels are at their best: the degree-4 part of G* has only
  * C(12, 4) = 495 monomials) and n ∈ {256, 512, 1024, 2048}, 3 seeds; full, the SPEC §6
- * configuration d = 20, n ∈ {2000, 5000, 10000}, 5 seeds (KRR at n = 10000 costs ~30-60 s
- * per family and seed with 2 BLAS threads). */
+ * configuration d = 20 with n ∈ {1000, 2000, 5000}, 5 seeds (~15 min with 2 BLAS threads on
+ * a loaded 2-core machine). n = 10000 is left out: one KRR fit there took 200 s on that
+ * machine (the selection's eigendecomposition of 6000 points dominates), 15 of them 50 min. */
 #include <math.h>
 #include <stdio.h>
 
@@ -24,7 +25,7 @@
 
 static const int c4_fam[C4_NFAM] = {BFC_CHECK_POLY4, BFC_CHECK_POLY8, BFC_CHECK_RBF};
 static const int c4_n_fast[] = {256, 512, 1024, 2048};
-static const int c4_n_full[] = {2000, 5000, 10000};
+static const int c4_n_full[] = {1000, 2000, 5000};
 
 static int run_c4(bfc_check_ctx *ctx)
 {
