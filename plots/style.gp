@@ -25,11 +25,11 @@ set style line 5 lc rgb "#E69F00" pt 13 dt 1
 set style line 6 lc rgb "#56B4E9" pt 15 dt 1
 set style line 7 lc rgb "#000000" pt 3 dt 1
 set style line 8 lc rgb "#999999" pt 1 dt 1
-set style line 9 lc rgb "#F0E442" pt 2 dt 1
+set style line 9 lc rgb "#8C7A00" pt 2 dt 1
 set style line 10 lc rgb "#882255" pt 4 dt 1
 set style increment user
 # colour of series i (0-based), cycling through the ten styles above
-series_color(i) = word("#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #000000 #999999 #F0E442 #882255", (i % 10) + 1)
+series_color(i) = word("#0072B2 #D55E00 #009E73 #CC79A7 #E69F00 #56B4E9 #000000 #999999 #8C7A00 #882255", (i % 10) + 1)
 series_point(i) = (i % 10) == 0 ? 7 : (i % 10) == 1 ? 5 : (i % 10) == 2 ? 9 : (i % 10) == 3 ? 11 : (i % 10) == 4 ? 13 : (i % 10) == 5 ? 15 : (i % 10) == 6 ? 3 : (i % 10) == 7 ? 1 : (i % 10) == 8 ? 2 : 4
 # the number of data blocks of the input (blocks are separated by two blank lines)
 stats in_csv using 1 nooutput

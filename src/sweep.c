@@ -2189,7 +2189,7 @@ static int fig_neps_d(const agg *a, const figs *f, int ti)
     FILE *o = fig_open(f, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o, "# %s. Columns: d, n_eps (or the largest n run when never reached), reached (1/0),\n"
-               "# fitted power law n_eps = C d^b over the reached points (NaN without a fit)\n", title);
+               "# fitted power law n_eps = C d^b at the reached points (NaN elsewhere)\n", title);
     int blocks = 0;
     for (int mi = 0; mi < s->nm; mi++) {
         dcurve dc;
@@ -2201,7 +2201,7 @@ static int fig_neps_d(const agg *a, const figs *f, int ti)
         fprintf(o, "%s\"%s\",n_eps,reached,fit\n", blocks ? "\n\n" : "", name);
         for (int i = 0; i < dc.m; i++)
             fprintf(o, "%g,%g,%d,%.6g\n", dc.d[i], dc.ne[i], dc.reached[i],
-                    dc.fitted ? exp(dc.c + dc.b * log(dc.d[i])) : NAN);
+                    dc.fitted && dc.reached[i] ? exp(dc.c + dc.b * log(dc.d[i])) : NAN);
         blocks++;
     }
     return fig_close(f, af, "neps_d", csv, title, blocks);
