@@ -10,9 +10,9 @@
  * relative test error ≥ 3 × median e2e error. Per-seed ratios are printed (not judged).
  * Sizes: fast, d = 8 (where kernels are at their best: the degree-4 part of G* has only
  * C(12, 4) = 495 monomials) and n ∈ {256, 512, 1024, 2048}, 3 seeds; full, the SPEC §6
- * configuration d = 20 with n ∈ {1000, 2000, 5000}, 5 seeds (~15 min with 2 BLAS threads on
+ * configuration d = 20 with n ∈ {1000, 2000, 5000}, 5 seeds (11 min with 2 BLAS threads on
  * a loaded 2-core machine). n = 10000 is left out: one KRR fit there took 200 s on that
- * machine (the selection's eigendecomposition of 6000 points dominates), 15 of them 50 min. */
+ * machine, and the 15 fits would take 50 min. */
 #include <math.h>
 #include <stdio.h>
 
