@@ -33,7 +33,8 @@ static const bfc_opt sweep_opts[] = {
     {"methods", 1, "A,B..", "run only these methods"},
     {"eps", 1, "E,E..", "override the eps of n_eps (default 0.1,0.03,0.01)"},
     {"timeout", 1, "S", "seconds per cell before it is stopped (0 = none)"},
-    {"arg", 1, "CMD:F=V", "add a flag to every cell of a command, e.g. train:steps=1000 (repeatable)"},
+    {"arg", 1, "CMD:F=V",
+     "add a flag to every cell of a command, e.g. train:steps=1000 (repeatable)"},
     {"dry-run", 0, "", "list the cells (key and command line) and exit"},
     {"report-only", 0, "", "run nothing: aggregate the finished cells and write the report"},
     {"quiet", 0, "", "no progress on stderr"},
@@ -49,10 +50,14 @@ static int sweep_opt(void *ctx, const char *name, const char *val)
         return BFC_OK;
     }
     if (!strcmp(name, "jobs")) return bfc_parse_int("--jobs", val, 1, 1024, &a->jobs);
-    if (!strcmp(name, "quick")) a->quick = 1;
-    else if (!strcmp(name, "dry-run")) a->dry_run = 1;
-    else if (!strcmp(name, "report-only")) a->report_only = 1;
-    else if (!strcmp(name, "quiet")) a->quiet = 1;
+    if (!strcmp(name, "quick"))
+        a->quick = 1;
+    else if (!strcmp(name, "dry-run"))
+        a->dry_run = 1;
+    else if (!strcmp(name, "report-only"))
+        a->report_only = 1;
+    else if (!strcmp(name, "quiet"))
+        a->quiet = 1;
     if (!strcmp(name, "n") || !strcmp(name, "seeds") || !strcmp(name, "targets") ||
         !strcmp(name, "methods") || !strcmp(name, "eps") || !strcmp(name, "timeout") ||
         !strcmp(name, "arg")) {
@@ -117,7 +122,8 @@ int bfc_cmd_sweep(int argc, char **argv)
         usage(tables);
         return 0;
     }
-    if (!st && npos != 1) st = bfc_fail(BFC_EINVAL, "bfc sweep needs a configuration file (bfc sweep --help)");
+    if (!st && npos != 1)
+        st = bfc_fail(BFC_EINVAL, "bfc sweep needs a configuration file (bfc sweep --help)");
     if (st) {
         fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
         return 2;
@@ -125,20 +131,23 @@ int bfc_cmd_sweep(int argc, char **argv)
     a.config = pos[0];
     bfc_sweep *s = bfc_sweep_load(a.config, &st);
     if (s && a.quick) st = bfc_sweep_quick(s);
-    for (int i = 0; s && !st && i < a.n_over; i++) st = bfc_sweep_override(s, a.over_field[i], a.over_value[i]);
+    for (int i = 0; s && !st && i < a.n_over; i++)
+        st = bfc_sweep_override(s, a.over_field[i], a.over_value[i]);
     if (s && !st) st = bfc_sweep_expand(s);
     if (st) {
         fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
         bfc_sweep_free(s);
         return 2;
     }
-    if (!a.out[0]) snprintf(a.out, sizeof a.out, "results/%s%s", bfc_sweep_name(s), a.quick ? "-quick" : "");
+    if (!a.out[0])
+        snprintf(a.out, sizeof a.out, "results/%s%s", bfc_sweep_name(s), a.quick ? "-quick" : "");
     if (a.dry_run) {
         for (int i = 0; i < bfc_sweep_ncells(s); i++) {
             const bfc_sweep_cell *c = bfc_sweep_cell_at(s, i);
             printf("%s %s\n", c->key, c->cmdline);
         }
-        fprintf(stderr, "bfc sweep: %d cells; results would go to %s\n", bfc_sweep_ncells(s), a.out);
+        fprintf(stderr, "bfc sweep: %d cells; results would go to %s\n", bfc_sweep_ncells(s),
+                a.out);
         bfc_sweep_free(s);
         return 0;
     }
@@ -160,8 +169,10 @@ int bfc_cmd_sweep(int argc, char **argv)
         }
     }
     st = bfc_sweep_write_results(s, a.out, a.report_only ? NULL : &sum);
-    if (st) fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
-    else if (!a.quiet) fprintf(stderr, "bfc sweep: wrote %s/REPORT.md, results.csv, sweep.json\n", a.out);
+    if (st)
+        fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
+    else if (!a.quiet)
+        fprintf(stderr, "bfc sweep: wrote %s/REPORT.md, results.csv, sweep.json\n", a.out);
     bfc_sweep_free(s);
     if (st) return 1;
     if (rst == BFC_EINTR) return 130;

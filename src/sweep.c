@@ -30,12 +30,12 @@
 
 extern char **environ;
 
-#define KEY_PREFIX "bfc-sweep-cell/1" /* bump to invalidate every cached cell */
-#define NAME_MAX_LEN 48               /* target and method names */
-#define STDERR_TAIL_LINES 5           /* last stderr lines kept for a failed cell */
-#define KILL_GRACE_S 10.0             /* SIGTERM, then SIGKILL this much later */
-#define POLL_NS 50000000L             /* runner loop period: 50 ms */
-#define OUT_MAX 3000                  /* longest output directory name */
+#define KEY_PREFIX        "bfc-sweep-cell/1" /* bump to invalidate every cached cell */
+#define NAME_MAX_LEN      48                 /* target and method names */
+#define STDERR_TAIL_LINES 5                  /* last stderr lines kept for a failed cell */
+#define KILL_GRACE_S      10.0               /* SIGTERM, then SIGKILL this much later */
+#define POLL_NS           50000000L          /* runner loop period: 50 ms */
+#define OUT_MAX           3000               /* longest output directory name */
 
 /* ---- small containers ---------------------------------------------------------------- */
 
@@ -170,7 +170,8 @@ static void flags_merge(flagv *dst, const flagv *src)
         if (first) flags_del(dst, src->v[i].name);
     }
     for (int i = 0; i < src->n; i++)
-        if (src->v[i].kind != FLAG_DELETE) flags_add(dst, src->v[i].name, src->v[i].value, src->v[i].kind);
+        if (src->v[i].kind != FLAG_DELETE)
+            flags_add(dst, src->v[i].name, src->v[i].value, src->v[i].kind);
 }
 
 static const char *flags_get(const flagv *f, const char *name)
@@ -260,8 +261,8 @@ struct bfc_sweep {
     int neps;
     double eps_vs_d;
     double timeout_s;
-    cmdargs args;       /* top-level per-command flags */
-    cmdargs late_args;  /* quick and command-line flags: applied after the methods' */
+    cmdargs args;      /* top-level per-command flags */
+    cmdargs late_args; /* quick and command-line flags: applied after the methods' */
     strv only_t, only_m;
     int has_only_t, has_only_m;
     int quick;
@@ -489,14 +490,16 @@ static int flag_name(ctx *c, const char *key, char *out, size_t cap)
     if (out[0] == '-') return cfail(c, "flag names are given without dashes (got '%s')", key);
     for (size_t i = 0; i < n; i++) {
         char ch = out[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-'))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-'))
             return cfail(c, "bad flag name '%s'", key);
     }
     return BFC_OK;
 }
 
 /* Flags set by the sweep itself for every cell. */
-static const char *const reserved_flags[] = {"n", "seed", "out", "json", "quiet", "data", "help", NULL};
+static const char *const reserved_flags[] = {"n",     "seed", "out",  "json",
+                                             "quiet", "data", "help", NULL};
 
 static int is_reserved(const char *name)
 {
@@ -562,7 +565,9 @@ static int flag_from_json(ctx *c, flagv *f, const char *name, const bfc_json *v)
         free(joined);
         return BFC_OK;
     }
-    default: return cfail(c, "a flag value must be a number, string, boolean, null or list (got %s)", type_a(bfc_json_type(v)));
+    default:
+        return cfail(c, "a flag value must be a number, string, boolean, null or list (got %s)",
+                     type_a(bfc_json_type(v)));
     }
 }
 
@@ -576,7 +581,8 @@ static int flags_from_object(ctx *c, const bfc_json *obj, flagv *f)
         char name[64];
         int st = flag_name(c, key, name, sizeof name);
         if (!st && is_reserved(name))
-            st = cfail(c, "--%s is set by the sweep for every cell (use the n grid and seeds)", name);
+            st = cfail(c, "--%s is set by the sweep for every cell (use the n grid and seeds)",
+                       name);
         if (!st) st = flag_from_json(c, f, name, bfc_json_at(obj, i));
         ctx_pop(c, len);
         if (st) return st;
@@ -599,9 +605,9 @@ static int cmdargs_from_object(ctx *c, const bfc_json *obj, cmdargs *a)
     return BFC_OK;
 }
 
-static const char *const target_keys[] = {"name", "group", "n", "methods", "args", "d", "L", "k",
-                                          "J", "gap", "alpha", "noise", "input", "weights", "task",
-                                          "n_ref", "n_test", "target_seed", NULL};
+static const char *const target_keys[] = {
+    "name",  "group", "n",     "methods", "args", "d",     "L",      "k",           "J", "gap",
+    "alpha", "noise", "input", "weights", "task", "n_ref", "n_test", "target_seed", NULL};
 
 static int parse_target(ctx *c, const bfc_json *o, target *t)
 {
@@ -663,9 +669,10 @@ static int parse_target(ctx *c, const bfc_json *o, target *t)
     return st;
 }
 
-static const char *const method_keys[] = {"name", "command", "args", "role", "n_min", "n_max", "targets", NULL};
-static const char *const roles[] = {"e2e", "layerwise", "depth", "joint", "kernel", "ntk", "nngp",
-                                    "seqkernel", "baseline", "other", NULL};
+static const char *const method_keys[] = {"name",  "command", "args",    "role",
+                                          "n_min", "n_max",   "targets", NULL};
+static const char *const roles[] = {"e2e",  "layerwise", "depth",    "joint", "kernel", "ntk",
+                                    "nngp", "seqkernel", "baseline", "other", NULL};
 
 static int parse_method(ctx *c, const bfc_json *o, method *m)
 {
@@ -694,8 +701,10 @@ static int parse_method(ctx *c, const bfc_json *o, method *m)
             size_t len = ctx_push(c, ".%s", key);
             double x = 0;
             st = get_number(c, v, 1, 1e8, 1, &x);
-            if (w) m->n_max = (int)x;
-            else m->n_min = (int)x;
+            if (w)
+                m->n_max = (int)x;
+            else
+                m->n_min = (int)x;
             if (!st && m->n_max && m->n_max < m->n_min) st = cfail(c, "n_max is below n_min");
             ctx_pop(c, len);
         }
@@ -725,8 +734,10 @@ static int parse_method(ctx *c, const bfc_json *o, method *m)
             if (!strcmp(m->role, roles[i])) ok = 1;
         if (!ok) {
             size_t len = ctx_push(c, ".role");
-            st = cfail(c, "unknown role '%s' (e2e, layerwise, depth, joint, kernel, ntk, nngp, "
-                          "seqkernel, baseline, other)", m->role);
+            st = cfail(c,
+                       "unknown role '%s' (e2e, layerwise, depth, joint, kernel, ntk, nngp, "
+                       "seqkernel, baseline, other)",
+                       m->role);
             ctx_pop(c, len);
         }
     }
@@ -739,20 +750,22 @@ static int parse_method(ctx *c, const bfc_json *o, method *m)
                                                      : "joint";
         } else if (!strcmp(m->command, "fit")) {
             const char *fm = flags_get(&m->args, "method");
-            r = !fm || !strcmp(fm, "krr") ? "kernel"
+            r = !fm || !strcmp(fm, "krr")                   ? "kernel"
                 : !strcmp(fm, "ntk") || !strcmp(fm, "entk") ? "ntk"
-                : !strcmp(fm, "nngp")     ? "nngp"
-                : !strcmp(fm, "seqkernel") ? "seqkernel"
-                                           : "baseline";
+                : !strcmp(fm, "nngp")                       ? "nngp"
+                : !strcmp(fm, "seqkernel")                  ? "seqkernel"
+                                                            : "baseline";
         }
         m->role = xstrdup(r);
     }
     return st;
 }
 
-static const char *const top_keys[] = {"name", "description", "targets", "methods", "n", "seeds",
-                                       "eps", "eps_vs_d", "timeout_s", "args", "quick", NULL};
-static const char *const quick_keys[] = {"n", "seeds", "targets", "methods", "args", "timeout_s", NULL};
+static const char *const top_keys[] = {"name",      "description", "targets", "methods",
+                                       "n",         "seeds",       "eps",     "eps_vs_d",
+                                       "timeout_s", "args",        "quick",   NULL};
+static const char *const quick_keys[] = {"n",    "seeds",     "targets", "methods",
+                                         "args", "timeout_s", NULL};
 
 static int parse_seeds(ctx *c, const bfc_json *v, bfc_sweep *s)
 {
@@ -774,8 +787,10 @@ static int parse_top(ctx *c, bfc_sweep *s)
     }
     if (!st) {
         size_t len = ctx_push(c, "seeds");
-        if (!(v = bfc_json_get(r, "seeds"))) st = cfail(c, "missing (a list such as [0, 1, 2])");
-        else st = parse_seeds(c, v, s);
+        if (!(v = bfc_json_get(r, "seeds")))
+            st = cfail(c, "missing (a list such as [0, 1, 2])");
+        else
+            st = parse_seeds(c, v, s);
         ctx_pop(c, len);
     }
     if (!st && (v = bfc_json_get(r, "eps"))) {
@@ -801,8 +816,10 @@ static int parse_top(ctx *c, bfc_sweep *s)
     if (!st) {
         size_t len = ctx_push(c, "targets");
         v = bfc_json_get(r, "targets");
-        if (!v) st = cfail(c, "missing (a list of targets)");
-        else if (!(st = want_type(c, v, BFC_JSON_ARRAY)) && bfc_json_len(v) == 0) st = cfail(c, "empty list");
+        if (!v)
+            st = cfail(c, "missing (a list of targets)");
+        else if (!(st = want_type(c, v, BFC_JSON_ARRAY)) && bfc_json_len(v) == 0)
+            st = cfail(c, "empty list");
         if (!st) {
             s->nt = (int)bfc_json_len(v);
             s->t = xrealloc(NULL, sizeof(target) * (size_t)s->nt);
@@ -811,7 +828,8 @@ static int parse_top(ctx *c, bfc_sweep *s)
                 size_t l2 = ctx_push(c, "[%d]", i);
                 st = parse_target(c, bfc_json_at(v, (size_t)i), &s->t[i]);
                 for (int j = 0; !st && j < i; j++)
-                    if (!strcmp(s->t[j].name, s->t[i].name)) st = cfail(c, "the name is used twice");
+                    if (!strcmp(s->t[j].name, s->t[i].name))
+                        st = cfail(c, "the name is used twice");
                 ctx_pop(c, l2);
             }
         }
@@ -820,8 +838,10 @@ static int parse_top(ctx *c, bfc_sweep *s)
     if (!st) {
         size_t len = ctx_push(c, "methods");
         v = bfc_json_get(r, "methods");
-        if (!v) st = cfail(c, "missing (a list of methods)");
-        else if (!(st = want_type(c, v, BFC_JSON_ARRAY)) && bfc_json_len(v) == 0) st = cfail(c, "empty list");
+        if (!v)
+            st = cfail(c, "missing (a list of methods)");
+        else if (!(st = want_type(c, v, BFC_JSON_ARRAY)) && bfc_json_len(v) == 0)
+            st = cfail(c, "empty list");
         if (!st) {
             s->nm = (int)bfc_json_len(v);
             s->m = xrealloc(NULL, sizeof(method) * (size_t)s->nm);
@@ -830,7 +850,8 @@ static int parse_top(ctx *c, bfc_sweep *s)
                 size_t l2 = ctx_push(c, "[%d]", i);
                 st = parse_method(c, bfc_json_at(v, (size_t)i), &s->m[i]);
                 for (int j = 0; !st && j < i; j++)
-                    if (!strcmp(s->m[j].name, s->m[i].name)) st = cfail(c, "the name is used twice");
+                    if (!strcmp(s->m[j].name, s->m[i].name))
+                        st = cfail(c, "the name is used twice");
                 ctx_pop(c, l2);
             }
         }
@@ -892,9 +913,12 @@ static int parse_top(ctx *c, bfc_sweep *s)
                 st = get_names(c, q, &names);
                 for (int i = 0; !st && i < names.n; i++) {
                     int ok = 0;
-                    if (w) for (int k = 0; k < s->nm; k++) ok |= !strcmp(s->m[k].name, names.v[i]);
-                    else for (int k = 0; k < s->nt; k++) ok |= !strcmp(s->t[k].name, names.v[i]);
-                    if (!ok) st = cfail(c, "no %s is named '%s'", w ? "method" : "target", names.v[i]);
+                    if (w)
+                        for (int k = 0; k < s->nm; k++) ok |= !strcmp(s->m[k].name, names.v[i]);
+                    else
+                        for (int k = 0; k < s->nt; k++) ok |= !strcmp(s->t[k].name, names.v[i]);
+                    if (!ok)
+                        st = cfail(c, "no %s is named '%s'", w ? "method" : "target", names.v[i]);
                 }
                 ctx_pop(c, l2);
             }
@@ -1015,7 +1039,8 @@ bfc_sweep *bfc_sweep_load(const char *path, int *status)
         char *dot = strrchr(buf, '.');
         if (dot && dot != buf) *dot = '\0';
         for (char *p = buf; *p; p++)
-            if (!strchr("._=+:-", *p) && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            if (!strchr("._=+:-", *p) &&
+                !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
                 *p = '_';
         s->name = xstrdup(buf[0] ? buf : "sweep");
     }
@@ -1089,7 +1114,9 @@ int bfc_sweep_override(bfc_sweep *s, const char *field, const char *value)
         int st = bfc_parse_int_list("--n", value, 1, 100000000, g, 256, &ng);
         if (st) return st;
         for (int i = 1; i < ng; i++)
-            if (g[i] <= g[i - 1]) return bfc_fail(BFC_EINVAL, "--n: the grid must be strictly increasing (got '%s')", value);
+            if (g[i] <= g[i - 1])
+                return bfc_fail(BFC_EINVAL, "--n: the grid must be strictly increasing (got '%s')",
+                                value);
         set_grid_all(s, g, ng);
         return BFC_OK;
     }
@@ -1104,9 +1131,11 @@ int bfc_sweep_override(bfc_sweep *s, const char *field, const char *value)
             if (n == 256) return bfc_fail(BFC_EINVAL, "--seeds: at most 256 seeds");
             int st = bfc_parse_u64("--seeds", tok, &u);
             if (st) return st;
-            if (u > 9007199254740992ull) return bfc_fail(BFC_EINVAL, "--seeds: %s is above 2^53", tok);
+            if (u > 9007199254740992ull)
+                return bfc_fail(BFC_EINVAL, "--seeds: %s is above 2^53", tok);
             for (int i = 0; i < n; i++)
-                if (sd[i] == (long long)u) return bfc_fail(BFC_EINVAL, "--seeds: %s is repeated", tok);
+                if (sd[i] == (long long)u)
+                    return bfc_fail(BFC_EINVAL, "--seeds: %s is repeated", tok);
             sd[n++] = (long long)u;
         }
         if (!n) return bfc_fail(BFC_EINVAL, "--seeds: empty list");
@@ -1119,8 +1148,10 @@ int bfc_sweep_override(bfc_sweep *s, const char *field, const char *value)
     if (!strcmp(field, "targets") || !strcmp(field, "methods")) {
         int t = field[0] == 't';
         int st = split_names(field, value, t ? &s->only_t : &s->only_m);
-        if (t) s->has_only_t = 1;
-        else s->has_only_m = 1;
+        if (t)
+            s->has_only_t = 1;
+        else
+            s->has_only_m = 1;
         return st;
     }
     if (!strcmp(field, "eps")) {
@@ -1134,12 +1165,15 @@ int bfc_sweep_override(bfc_sweep *s, const char *field, const char *value)
         s->neps = ne;
         return BFC_OK;
     }
-    if (!strcmp(field, "timeout")) return bfc_parse_double("--timeout", value, 0, 1e9, &s->timeout_s);
+    if (!strcmp(field, "timeout"))
+        return bfc_parse_double("--timeout", value, 0, 1e9, &s->timeout_s);
     if (!strcmp(field, "arg")) {
         /* CMD:FLAG=VALUE, CMD:FLAG (bare) or CMD:FLAG= (remove) */
         const char *colon = strchr(value, ':');
         if (!colon || colon == value || !colon[1])
-            return bfc_fail(BFC_EINVAL, "--arg must look like CMD:FLAG=VALUE, e.g. train:steps=1000 (got '%s')", value);
+            return bfc_fail(BFC_EINVAL,
+                            "--arg must look like CMD:FLAG=VALUE, e.g. train:steps=1000 (got '%s')",
+                            value);
         char cmd[64], name[64];
         size_t lc = (size_t)(colon - value);
         const char *eq = strchr(colon + 1, '=');
@@ -1158,9 +1192,12 @@ int bfc_sweep_override(bfc_sweep *s, const char *field, const char *value)
             st = bfc_fail(BFC_EINVAL, "--arg: --%s is set by the sweep (use --n / --seeds)", fname);
         if (st) return st;
         flagv one = {0};
-        if (!eq) flags_add(&one, fname, NULL, FLAG_BARE);
-        else if (!eq[1]) flags_add(&one, fname, NULL, FLAG_DELETE);
-        else flags_add(&one, fname, eq + 1, FLAG_VALUE);
+        if (!eq)
+            flags_add(&one, fname, NULL, FLAG_BARE);
+        else if (!eq[1])
+            flags_add(&one, fname, NULL, FLAG_DELETE);
+        else
+            flags_add(&one, fname, eq + 1, FLAG_VALUE);
         flags_merge(cmdargs_for(&s->late_args, cmd, 1), &one);
         /* keep deletion markers: they must act on the layers below when cells are built */
         if (eq && !eq[1]) flags_add(cmdargs_for(&s->late_args, cmd, 1), fname, NULL, FLAG_DELETE);
@@ -1209,7 +1246,10 @@ static char *shell_quote(const char *a)
     return r;
 }
 
-static int allowed(const strv *only, int has, const char *name) { return !has || strv_find(only, name) >= 0; }
+static int allowed(const strv *only, int has, const char *name)
+{
+    return !has || strv_find(only, name) >= 0;
+}
 
 static int check_only(const bfc_sweep *s, int targets)
 {
@@ -1225,8 +1265,9 @@ static int check_only(const bfc_sweep *s, int targets)
             strncat(list, nm, sizeof list - strlen(list) - 1);
         }
         if (!ok)
-            return bfc_fail(BFC_EINVAL, "--%s: %s has no %s named '%s' (%s)", targets ? "targets" : "methods",
-                            s->what, targets ? "target" : "method", only->v[i], list);
+            return bfc_fail(BFC_EINVAL, "--%s: %s has no %s named '%s' (%s)",
+                            targets ? "targets" : "methods", s->what, targets ? "target" : "method",
+                            only->v[i], list);
     }
     return BFC_OK;
 }
@@ -1319,8 +1360,10 @@ int bfc_sweep_expand(bfc_sweep *s)
         }
     }
     if (!s->ncells)
-        return bfc_fail(BFC_EINVAL, "%s: no cells to run: the selected targets, methods and n "
-                                    "limits leave nothing", s->what);
+        return bfc_fail(BFC_EINVAL,
+                        "%s: no cells to run: the selected targets, methods and n "
+                        "limits leave nothing",
+                        s->what);
     return BFC_OK;
 }
 
@@ -1356,8 +1399,8 @@ typedef struct {
     int cached;
     pid_t pid;
     double t0, wall;
-    double cpu;      /* user + system seconds of the cell's process (wait4) */
-    double term_at;  /* when SIGTERM was sent (0: not sent) */
+    double cpu;     /* user + system seconds of the cell's process (wait4) */
+    double term_at; /* when SIGTERM was sent (0: not sent) */
     int kill_sent;
     int timed_out;   /* SIGTERM sent for the time-out */
     int interrupted; /* killed because the sweep was interrupted */
@@ -1454,12 +1497,19 @@ static int finish_cell(const bfc_sweep_cell *c, const char *dir, run *r, int wst
 {
     int ok = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && file_exists(dir, "result.csv");
     const char *status = ok ? "ok" : r->interrupted ? "interrupted" : "failed";
-    if (ok) snprintf(reason, cap, "ok");
-    else if (r->timed_out) snprintf(reason, cap, "timed out after %.0f s", r->term_at - r->t0);
-    else if (r->interrupted) snprintf(reason, cap, "interrupted");
-    else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) snprintf(reason, cap, "exited 0 without writing result.csv");
-    else if (WIFEXITED(wstatus)) snprintf(reason, cap, "exit code %d", WEXITSTATUS(wstatus));
-    else snprintf(reason, cap, "killed by signal %d (%s)", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+    if (ok)
+        snprintf(reason, cap, "ok");
+    else if (r->timed_out)
+        snprintf(reason, cap, "timed out after %.0f s", r->term_at - r->t0);
+    else if (r->interrupted)
+        snprintf(reason, cap, "interrupted");
+    else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+        snprintf(reason, cap, "exited 0 without writing result.csv");
+    else if (WIFEXITED(wstatus))
+        snprintf(reason, cap, "exit code %d", WEXITSTATUS(wstatus));
+    else
+        snprintf(reason, cap, "killed by signal %d (%s)", WTERMSIG(wstatus),
+                 strsignal(WTERMSIG(wstatus)));
     char tail[STDERR_TAIL_LINES][320], path[4352], when[32];
     pjoin(path, sizeof path, dir, "stderr.log");
     int nt = ok ? 0 : stderr_tail(path, tail, STDERR_TAIL_LINES);
@@ -1477,11 +1527,15 @@ static int finish_cell(const bfc_sweep_cell *c, const char *dir, run *r, int wst
     bfc_jw_kv_str(&j, "key", c->key);
     bfc_jw_kv_str(&j, "command", c->cmdline);
     bfc_jw_key(&j, "exit_code");
-    if (WIFEXITED(wstatus)) bfc_jw_int(&j, WEXITSTATUS(wstatus));
-    else bfc_jw_null(&j);
+    if (WIFEXITED(wstatus))
+        bfc_jw_int(&j, WEXITSTATUS(wstatus));
+    else
+        bfc_jw_null(&j);
     bfc_jw_key(&j, "signal");
-    if (WIFSIGNALED(wstatus)) bfc_jw_int(&j, WTERMSIG(wstatus));
-    else bfc_jw_null(&j);
+    if (WIFSIGNALED(wstatus))
+        bfc_jw_int(&j, WTERMSIG(wstatus));
+    else
+        bfc_jw_null(&j);
     bfc_jw_kv_num(&j, "wall_s", r->wall);
     bfc_jw_kv_num(&j, "cpu_s", r->cpu);
     bfc_jw_key(&j, "stderr_tail");
@@ -1527,7 +1581,8 @@ static int launch(const char *exe, const bfc_sweep_cell *c, const char *dir, cha
 {
     int st = bfc_mkdir_p(dir);
     if (st) return st;
-    static const char *const stale[] = {"status.json", "result.csv", "result.json", "curve.csv", "stdout.json"};
+    static const char *const stale[] = {"status.json", "result.csv", "result.json", "curve.csv",
+                                        "stdout.json"};
     for (size_t i = 0; i < sizeof stale / sizeof *stale; i++) remove_in(dir, stale[i]);
     DIR *dp = opendir(dir); /* temporary files of a killed run ("curve.csv.tmp.<pid>") */
     for (struct dirent *e = dp ? readdir(dp) : NULL; e; e = readdir(dp))
@@ -1594,10 +1649,14 @@ static int launch(const char *exe, const bfc_sweep_cell *c, const char *dir, cha
 
 static void fmt_duration(double s, char *buf, size_t cap)
 {
-    if (!(s >= 0) || !isfinite(s)) snprintf(buf, cap, "?");
-    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    if (!(s >= 0) || !isfinite(s))
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
 }
 
 /* Cost model for the ETA, from the finished cells: per series (target × method), the
@@ -1606,9 +1665,9 @@ static void fmt_duration(double s, char *buf, size_t cap)
  * learner's cost does not grow with n, a kernel's does); a series with nothing finished
  * borrows the method's mean over other targets, then the command's, then everyone's. */
 typedef struct {
-    int cnt, distinct;     /* finished cells; 1 if they have two or more distinct n */
+    int cnt, distinct; /* finished cells; 1 if they have two or more distinct n */
     double sx, sy, sxx, sxy;
-    int n0;                /* the n of the first finished cell */
+    int n0; /* the n of the first finished cell */
 } cost_series;
 
 static double series_slope(const cost_series *c)
@@ -1629,8 +1688,10 @@ static double eta(const bfc_sweep *s, const run *r, int jobs, double now, int st
         if (r[j].state != C_OK || !(r[j].wall > 0)) continue;
         cost_series *c = &cs[s->ci[j].t * s->nm + s->ci[j].m];
         double x = log(s->cells[j].n), y = log(r[j].wall);
-        if (!c->cnt) c->n0 = s->cells[j].n;
-        else if (s->cells[j].n != c->n0) c->distinct = 1;
+        if (!c->cnt)
+            c->n0 = s->cells[j].n;
+        else if (s->cells[j].n != c->n0)
+            c->distinct = 1;
         c->cnt++, c->sx += x, c->sy += y, c->sxx += x * x, c->sxy += x * y;
         all += y, nall++;
     }
@@ -1643,12 +1704,14 @@ static double eta(const bfc_sweep *s, const run *r, int jobs, double now, int st
         double e = -1, x = log(s->cells[i].n);
         if (c->cnt) {
             double b = 0;
-            if (c->distinct) b = series_slope(c);
+            if (c->distinct)
+                b = series_slope(c);
             else { /* the command's median slope */
                 double sl[256];
                 int k = 0;
                 for (int q = 0; q < ns && k < 256; q++)
-                    if (cs[q].distinct && !strcmp(s->m[q % s->nm].command, cmd)) sl[k++] = series_slope(&cs[q]);
+                    if (cs[q].distinct && !strcmp(s->m[q % s->nm].command, cmd))
+                        sl[k++] = series_slope(&cs[q]);
                 b = k ? median(sl, k) : 0;
             }
             e = exp(c->sy / c->cnt + b * (x - c->sx / c->cnt));
@@ -1657,13 +1720,18 @@ static double eta(const bfc_sweep *s, const run *r, int jobs, double now, int st
             int cnt = 0;
             for (int pass = 0; pass < 2 && !cnt; pass++)
                 for (int q = 0; q < ns; q++)
-                    if (cs[q].cnt && (pass ? !strcmp(s->m[q % s->nm].command, cmd) : q % s->nm == mi))
+                    if (cs[q].cnt &&
+                        (pass ? !strcmp(s->m[q % s->nm].command, cmd) : q % s->nm == mi))
                         sy += cs[q].sy, cnt += cs[q].cnt;
-            if (cnt) e = exp(sy / cnt);
-            else if (nall) e = exp(all / nall);
+            if (cnt)
+                e = exp(sy / cnt);
+            else if (nall)
+                e = exp(all / nall);
         }
-        if (e < 0) left = -1;
-        else left += r[i].state == C_RUNNING ? fmax(e - (now - r[i].t0), 0) : e;
+        if (e < 0)
+            left = -1;
+        else
+            left += r[i].state == C_RUNNING ? fmax(e - (now - r[i].t0), 0) : e;
     }
     free(cs);
     return left < 0 ? -1 : left / jobs;
@@ -1687,7 +1755,8 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
     if (!sum) sum = &local;
     memset(sum, 0, sizeof *sum);
     if (!s->ncells) return bfc_fail(BFC_EINVAL, "bfc_sweep_run: no cells (call bfc_sweep_expand)");
-    if (strlen(o->out) > OUT_MAX) return bfc_fail(BFC_EINVAL, "output directory name longer than %d characters", OUT_MAX);
+    if (strlen(o->out) > OUT_MAX)
+        return bfc_fail(BFC_EINVAL, "output directory name longer than %d characters", OUT_MAX);
     char cells[4200];
     pjoin(cells, sizeof cells, o->out, "cells");
     int st = bfc_check_writable_dir(cells);
@@ -1748,14 +1817,17 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
     for (int mi = 0; mi < s->nm; mi++) {
         int best = -1;
         for (int q = front; q < nq; q++)
-            if (s->ci[queue[q]].m == mi && (best < 0 || s->cells[queue[q]].n < s->cells[queue[best]].n)) best = q;
+            if (s->ci[queue[q]].m == mi &&
+                (best < 0 || s->cells[queue[q]].n < s->cells[queue[best]].n))
+                best = q;
         if (best < 0) continue;
         int x = queue[best];
         memmove(queue + front + 1, queue + front, sizeof(int) * (size_t)(best - front));
         queue[front++] = x;
     }
     if (!o->quiet)
-        fprintf(stderr, "bfc sweep: %s: %d cells (%d finished before, %d to run), %d jobs, results in %s\n",
+        fprintf(stderr,
+                "bfc sweep: %s: %d cells (%d finished before, %d to run), %d jobs, results in %s\n",
                 bfc_sweep_name(s), sum->total, sum->cached, nq, jobs, o->out);
     char **env = cell_environment();
     int next = 0, running = 0, done = sum->cached, stopping = 0, killing = 0;
@@ -1777,16 +1849,25 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
             cell_dir(o->out, &s->cells[i], dir, sizeof dir);
             r[i].state = finish_cell(&s->cells[i], dir, &r[i], ws, reason, sizeof reason);
             done++;
-            if (r[i].state == C_OK) sum->ok++;
-            else if (r[i].interrupted) r[i].state = C_NOT_RUN;
-            else sum->failed++;
+            if (r[i].state == C_OK)
+                sum->ok++;
+            else if (r[i].interrupted)
+                r[i].state = C_NOT_RUN;
+            else
+                sum->failed++;
             if (!o->quiet) {
                 char el[32], et[32];
                 fmt_duration(now - t_start, el, sizeof el);
                 fmt_duration(eta(s, r, jobs, now, stopping), et, sizeof et);
-                fprintf(stderr, "bfc sweep: [%d/%d] %s %s %s n=%d seed=%lld %.1fs | %d failed | %s elapsed, ETA %s\n",
-                        done, sum->total, r[i].state == C_OK ? "ok    " : r[i].state == C_NOT_RUN ? "KILLED" : "FAILED", s->cells[i].method,
-                        s->cells[i].target, s->cells[i].n, s->cells[i].seed, r[i].wall, sum->failed, el, et);
+                fprintf(stderr,
+                        "bfc sweep: [%d/%d] %s %s %s n=%d seed=%lld %.1fs | %d failed | %s "
+                        "elapsed, ETA %s\n",
+                        done, sum->total,
+                        r[i].state == C_OK        ? "ok    "
+                        : r[i].state == C_NOT_RUN ? "KILLED"
+                                                  : "FAILED",
+                        s->cells[i].method, s->cells[i].target, s->cells[i].n, s->cells[i].seed,
+                        r[i].wall, sum->failed, el, et);
                 if (r[i].state != C_OK) fprintf(stderr, "bfc sweep:   %s (%s)\n", reason, dir);
             }
         }
@@ -1796,8 +1877,10 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
             stopping = 1;
             sum->interrupted = 1;
             if (!o->quiet)
-                fprintf(stderr, "bfc sweep: interrupted: no new cells; waiting for %d in flight "
-                                "(interrupt again to kill them)\n", running);
+                fprintf(stderr,
+                        "bfc sweep: interrupted: no new cells; waiting for %d in flight "
+                        "(interrupt again to kill them)\n",
+                        running);
         }
         if (nsig >= 2 && !killing) {
             killing = 1;
@@ -1841,8 +1924,10 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
     if (!o->quiet) {
         char el[32];
         fmt_duration(sum->wall_s, el, sizeof el);
-        fprintf(stderr, "bfc sweep: %d of %d cells finished (%d before this run), %d failed, %d not run; %s\n",
-                sum->ok, sum->total, sum->cached, sum->failed, sum->not_run, el);
+        fprintf(
+            stderr,
+            "bfc sweep: %d of %d cells finished (%d before this run), %d failed, %d not run; %s\n",
+            sum->ok, sum->total, sum->cached, sum->failed, sum->not_run, el);
     }
     free(env);
     free(queue);
@@ -1911,7 +1996,8 @@ static void read_cell(agg *a, int i, const char *dir)
         char *m = strrchr(l, ',');
         m = m ? m + 1 : l;
         double x = strtod(v, NULL);
-        if (a->rows) fprintf(a->rows, "%s,%s,%d,%lld,%s,%s\n", c->method, c->target, c->n, c->seed, m, v);
+        if (a->rows)
+            fprintf(a->rows, "%s,%s,%d,%lld,%s,%s\n", c->method, c->target, c->n, c->seed, m, v);
         if (!strcmp(m, "test_error")) cr->test_error = x;
         int l2;
         if (sscanf(m, "share_%d", &l2) == 1 && l2 >= 2 && l2 <= BFC_MAX_L) cr->share[l2] = x;
@@ -1924,9 +2010,11 @@ static void read_cell(agg *a, int i, const char *dir)
     bfc_json_free(j);
     free(js);
     if (a->rows && isfinite(cr->wall))
-        fprintf(a->rows, "%s,%s,%d,%lld,cell_wall_s,%.6g\n", c->method, c->target, c->n, c->seed, cr->wall);
+        fprintf(a->rows, "%s,%s,%d,%lld,cell_wall_s,%.6g\n", c->method, c->target, c->n, c->seed,
+                cr->wall);
     if (a->rows && isfinite(cr->cpu))
-        fprintf(a->rows, "%s,%s,%d,%lld,cell_cpu_s,%.6g\n", c->method, c->target, c->n, c->seed, cr->cpu);
+        fprintf(a->rows, "%s,%s,%d,%lld,cell_cpu_s,%.6g\n", c->method, c->target, c->n, c->seed,
+                cr->cpu);
     free(text);
 }
 
@@ -1967,7 +2055,8 @@ static void build_series(agg *a)
         for (int j = 0; j < sr->nn; j++) {
             int nv = 0, nw = 0, nc = 0;
             for (int i = 0; i < s->ncells; i++) {
-                if (s->ci[i].t != sr->ti || s->ci[i].m != sr->mi || s->cells[i].n != sr->n[j]) continue;
+                if (s->ci[i].t != sr->ti || s->ci[i].m != sr->mi || s->cells[i].n != sr->n[j])
+                    continue;
                 if (a->cr[i].status != 1 || !isfinite(a->cr[i].test_error)) continue;
                 if (nv < s->nseeds) v[nv++] = a->cr[i].test_error;
                 if (nw < s->nseeds && isfinite(a->cr[i].wall)) w[nw++] = a->cr[i].wall;
@@ -2006,7 +2095,8 @@ static double target_share(const agg *a, int ti, int l)
     double *v = xrealloc(NULL, sizeof(double) * (size_t)(s->ncells + 1));
     int nv = 0;
     for (int i = 0; i < s->ncells; i++)
-        if (s->ci[i].t == ti && a->cr[i].status == 1 && a->cr[i].share[l] > 0) v[nv++] = a->cr[i].share[l];
+        if (s->ci[i].t == ti && a->cr[i].status == 1 && a->cr[i].share[l] > 0)
+            v[nv++] = a->cr[i].share[l];
     double m = median(v, nv);
     free(v);
     return m;
@@ -2036,8 +2126,10 @@ static void describe_target(const target *t, char *buf, size_t cap)
 {
     const bfc_target_config *c = &t->tc;
     int len = snprintf(buf, cap, "d=%d, L=%d, k=%d", c->d, c->L, c->k[2]);
-    if (c->alpha_explicit) len += snprintf(buf + len, cap - (size_t)len, ", explicit alpha");
-    else len += snprintf(buf + len, cap - (size_t)len, ", g=%g", c->gap);
+    if (c->alpha_explicit)
+        len += snprintf(buf + len, cap - (size_t)len, ", explicit alpha");
+    else
+        len += snprintf(buf + len, cap - (size_t)len, ", g=%g", c->gap);
     if (c->noise > 0) snprintf(buf + len, cap - (size_t)len, ", noise %g", c->noise);
 }
 
@@ -2074,8 +2166,10 @@ static int fig_close(const figs *f, bfc_afile *af, const char *script, const cha
 
 static void series_title(const agg *a, const series *sr, int with_target, char *buf, size_t cap)
 {
-    if (with_target) snprintf(buf, cap, "%s (%s)", a->s->m[sr->mi].name, a->s->t[sr->ti].name);
-    else snprintf(buf, cap, "%s", a->s->m[sr->mi].name);
+    if (with_target)
+        snprintf(buf, cap, "%s (%s)", a->s->m[sr->mi].name, a->s->t[sr->ti].name);
+    else
+        snprintf(buf, cap, "%s", a->s->m[sr->mi].name);
 }
 
 /* error vs n and error vs wall time, one figure each per group of targets */
@@ -2086,13 +2180,19 @@ static int fig_error(const agg *a, const figs *f, int ti, int vs_time)
     char csv[160], title[256], desc[128], name[160];
     snprintf(csv, sizeof csv, "fig_error_%s_%s.csv", vs_time ? "time" : "n", s->t[ti].group);
     describe_target(&s->t[ti], desc, sizeof desc);
-    if (multi) snprintf(title, sizeof title, "%s (targets of group %s)", vs_time ? "error vs wall time" : "error vs n", s->t[ti].group);
-    else snprintf(title, sizeof title, "%s: target %s (%s)", vs_time ? "error vs wall time" : "error vs n", s->t[ti].name, desc);
+    if (multi)
+        snprintf(title, sizeof title, "%s (targets of group %s)",
+                 vs_time ? "error vs wall time" : "error vs n", s->t[ti].group);
+    else
+        snprintf(title, sizeof title, "%s: target %s (%s)",
+                 vs_time ? "error vs wall time" : "error vs n", s->t[ti].name, desc);
     bfc_afile *af;
     FILE *o = fig_open(f, csv, &af);
     if (!o) return BFC_EIO;
-    fprintf(o, "# %s: median, min and max over seeds of the relative test error; the last three\n"
-               "# columns give the series' colour (its method), point type and dash (its target)\n", title);
+    fprintf(o,
+            "# %s: median, min and max over seeds of the relative test error; the last three\n"
+            "# columns give the series' colour (its method), point type and dash (its target)\n",
+            title);
     int blocks = 0, colour = 0;
     for (int mi = 0; mi < s->nm; mi++) { /* method-major, so that colour = method */
         int shown = 0, tk = 0;
@@ -2103,12 +2203,13 @@ static int fig_error(const agg *a, const figs *f, int ti, int vs_time)
             for (int j = 0; sr && j < sr->nn; j++) any |= sr->ok[j] > 0;
             if (!any) continue;
             series_title(a, sr, multi, name, sizeof name);
-            fprintf(o, "%s\"%s\",%s,median,min,max,n,colour,point,dash\n", blocks ? "\n\n" : "", name,
-                    vs_time ? "wall_s" : "n");
+            fprintf(o, "%s\"%s\",%s,median,min,max,n,colour,point,dash\n", blocks ? "\n\n" : "",
+                    name, vs_time ? "wall_s" : "n");
             for (int j = 0; j < sr->nn; j++)
                 if (sr->ok[j] && (!vs_time || isfinite(sr->wall[j])))
-                    fprintf(o, "%.6g,%.6g,%.6g,%.6g,%d,%d,%d,%d\n", vs_time ? sr->wall[j] : (double)sr->n[j],
-                            sr->med[j], sr->lo[j], sr->hi[j], sr->n[j], colour, point, multi ? point : 0);
+                    fprintf(o, "%.6g,%.6g,%.6g,%.6g,%d,%d,%d,%d\n",
+                            vs_time ? sr->wall[j] : (double)sr->n[j], sr->med[j], sr->lo[j],
+                            sr->hi[j], sr->n[j], colour, point, multi ? point : 0);
             blocks++;
             shown = 1;
         }
@@ -2137,11 +2238,11 @@ typedef struct {
     int m;                /* targets of the group where the method has finished cells */
     double d[64], ne[64]; /* d, and n_ε (or the largest n run when not reached) */
     int reached[64];
-    int fails_low[64];    /* 1: the median error at the smallest n run is > ε */
-    int nr;               /* targets where ε was reached */
-    int fitted;           /* n_ε = C d^b fitted over the reached points (nr ≥ 2) */
-    double b, c;          /* slope and log C */
-    double b_low;         /* lower bound on the slope from a reached d to a larger d where
+    int fails_low[64]; /* 1: the median error at the smallest n run is > ε */
+    int nr;            /* targets where ε was reached */
+    int fitted;        /* n_ε = C d^b fitted over the reached points (nr ≥ 2) */
+    double b, c;       /* slope and log C */
+    double b_low;      /* lower bound on the slope from a reached d to a larger d where
                              ε was not reached (−inf when there is no such pair) */
 } dcurve;
 
@@ -2184,20 +2285,26 @@ static int fig_neps_d(const agg *a, const figs *f, int ti)
     const double eps = s->eps_vs_d;
     char csv[160], title[256], name[200];
     snprintf(csv, sizeof csv, "fig_neps_d_%s.csv", s->t[ti].group);
-    snprintf(title, sizeof title, "sample complexity n_eps at eps = %g vs d (group %s)", eps, s->t[ti].group);
+    snprintf(title, sizeof title, "sample complexity n_eps at eps = %g vs d (group %s)", eps,
+             s->t[ti].group);
     bfc_afile *af;
     FILE *o = fig_open(f, csv, &af);
     if (!o) return BFC_EIO;
-    fprintf(o, "# %s. Columns: d, n_eps (or the largest n run when never reached), reached (1/0),\n"
-               "# fitted power law n_eps = C d^b at the reached points (NaN elsewhere)\n", title);
+    fprintf(o,
+            "# %s. Columns: d, n_eps (or the largest n run when never reached), reached (1/0),\n"
+            "# fitted power law n_eps = C d^b at the reached points (NaN elsewhere)\n",
+            title);
     int blocks = 0;
     for (int mi = 0; mi < s->nm; mi++) {
         dcurve dc;
         neps_vs_d(a, ti, mi, eps, &dc);
         if (!dc.m) continue;
-        if (dc.fitted) snprintf(name, sizeof name, "%s: slope %.2f", s->m[mi].name, dc.b);
-        else if (isfinite(dc.b_low)) snprintf(name, sizeof name, "%s: slope > %.1f", s->m[mi].name, dc.b_low);
-        else snprintf(name, sizeof name, "%s: no slope (reached at %d d)", s->m[mi].name, dc.nr);
+        if (dc.fitted)
+            snprintf(name, sizeof name, "%s: slope %.2f", s->m[mi].name, dc.b);
+        else if (isfinite(dc.b_low))
+            snprintf(name, sizeof name, "%s: slope > %.1f", s->m[mi].name, dc.b_low);
+        else
+            snprintf(name, sizeof name, "%s: no slope (reached at %d d)", s->m[mi].name, dc.nr);
         fprintf(o, "%s\"%s\",n_eps,reached,fit\n", blocks ? "\n\n" : "", name);
         for (int i = 0; i < dc.m; i++)
             fprintf(o, "%g,%g,%d,%.6g\n", dc.d[i], dc.ne[i], dc.reached[i],
@@ -2236,13 +2343,15 @@ static int fig_curves(const agg *a, const figs *f, int ti)
     char csv[160], title[256], desc[128];
     snprintf(csv, sizeof csv, "fig_curves_%s.csv", t->name);
     describe_target(t, desc, sizeof desc);
-    snprintf(title, sizeof title, "feature error over training: %s (%s), n = %d, seed %lld", t->name,
-             desc, best_n, s->cells[ce].seed);
+    snprintf(title, sizeof title, "feature error over training: %s (%s), n = %d, seed %lld",
+             t->name, desc, best_n, s->cells[ce].seed);
     bfc_afile *af;
     FILE *o = fig_open(f, csv, &af);
     if (!o) return BFC_EIO;
-    fprintf(o, "# %s. Blocks: one per method and layer (global step, feature error); the last\n"
-               "# block holds the stage boundaries (step, lowest and highest value plotted).\n", title);
+    fprintf(o,
+            "# %s. Blocks: one per method and layer (global step, feature error); the last\n"
+            "# block holds the stage boundaries (step, lowest and highest value plotted).\n",
+            title);
     int blocks = 0;
     double lo = INFINITY, hi = 0;
     long bounds[BFC_MAX_L];
@@ -2255,7 +2364,8 @@ static int fig_curves(const agg *a, const figs *f, int ti)
         char *text = bfc_read_file(path, NULL);
         if (!text) continue;
         for (int l = 2; l < t->tc.L; l++) {
-            fprintf(o, "%s\"%s layer %d\",feature_error\n", blocks ? "\n\n" : "", s->m[w ? ml : me].name, l);
+            fprintf(o, "%s\"%s layer %d\",feature_error\n", blocks ? "\n\n" : "",
+                    s->m[w ? ml : me].name, l);
             blocks++;
             /* stage,step,global_step,lr,loss,test_error,fe_2..fe_{L-1},wall_s */
             const char *p = strchr(text, '\n');
@@ -2288,7 +2398,8 @@ static int fig_curves(const agg *a, const figs *f, int ti)
     }
     if (blocks) { /* always the last block, so that the script knows which one it is */
         fprintf(o, "\n\n\"stage boundary\",lo,hi\n");
-        for (int b = 0; b < nb && hi > 0; b++) fprintf(o, "%ld,%.6g,%.6g\n", bounds[b], lo / 1.5, hi * 1.5);
+        for (int b = 0; b < nb && hi > 0; b++)
+            fprintf(o, "%ld,%.6g,%.6g\n", bounds[b], lo / 1.5, hi * 1.5);
         if (!nb || !(hi > 0)) fprintf(o, "NaN,NaN,NaN\n");
     }
     return fig_close(f, af, "curves", csv, title, blocks);
@@ -2325,8 +2436,11 @@ static int fig_depth(const agg *a, const figs *f, int ti)
             const series *sr = find_series((agg *)a, ti, dm[D]);
             for (int k = 0; k < sr->nn; k++)
                 if (sr->n[k] == grid[j] && sr->ok[k]) {
-                    if (!rows++) fprintf(o, "%s\"n = %d\",median,min,max,method\n", blocks ? "\n\n" : "", grid[j]);
-                    fprintf(o, "%d,%.6g,%.6g,%.6g,%s\n", D, sr->med[k], sr->lo[k], sr->hi[k], s->m[dm[D]].name);
+                    if (!rows++)
+                        fprintf(o, "%s\"n = %d\",median,min,max,method\n", blocks ? "\n\n" : "",
+                                grid[j]);
+                    fprintf(o, "%d,%.6g,%.6g,%.6g,%s\n", D, sr->med[k], sr->lo[k], sr->hi[k],
+                            s->m[dm[D]].name);
                 }
         }
         blocks += rows > 0;
@@ -2338,8 +2452,10 @@ static int fig_depth(const agg *a, const figs *f, int ti)
 
 static void fmt_sig(double x, char *buf, size_t cap)
 {
-    if (isnan(x)) snprintf(buf, cap, "-");
-    else snprintf(buf, cap, "%.2g", x);
+    if (isnan(x))
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, "%.2g", x);
 }
 
 static const series *role_series(const agg *a, int ti, const char *role)
@@ -2392,8 +2508,10 @@ static void verdict(FILE *o, const char *claim, const char *what, const series *
     }
     const char *v = !tot ? "N/A" : pass == tot ? "PASS" : pass ? "PARTIAL" : "FAIL";
     fprintf(o, "- **%s** %s, target %s: **%s**", claim, what, s->t[ti].name, v);
-    if (tot) fprintf(o, " (ratio >= %g at %d of %d n; ratios%s)\n", CLAIM_RATIO, pass, tot, buf);
-    else fprintf(o, " (no n at which both have finished cells)\n");
+    if (tot)
+        fprintf(o, " (ratio >= %g at %d of %d n; ratios%s)\n", CLAIM_RATIO, pass, tot, buf);
+    else
+        fprintf(o, " (no n at which both have finished cells)\n");
 }
 
 /* Split one RFC 4180 CSV line into at most max fields (each truncated to 1023 bytes), with
@@ -2410,8 +2528,12 @@ static int csv_fields(const char *line, char field[][1024], int max)
             if (!*p || nf == max) return nf;
             continue;
         }
-        if (*p == '"' && quoted && p[1] == '"') p++;       /* "" inside quotes */
-        else if (*p == '"') { quoted = !quoted; continue; }
+        if (*p == '"' && quoted && p[1] == '"')
+            p++; /* "" inside quotes */
+        else if (*p == '"') {
+            quoted = !quoted;
+            continue;
+        }
         if (k + 2 < 1024) {
             if (*p == '|') field[nf][k++] = '\\';
             field[nf][k++] = *p;
@@ -2447,8 +2569,12 @@ static void report_figure(FILE *o, const char *out, const char *png, const char 
 {
     char path[4352];
     pjoin(path, sizeof path, out, png);
-    if (!access(path, R_OK)) fprintf(o, "![%s](%s)\n\n*%s* (`%s`)\n\n", title, png, title, png);
-    else fprintf(o, "- *%s*: `%s` not drawn (gnuplot -c plots/SCRIPT.gp CSV PNG, as in figures.txt)\n\n", title, png);
+    if (!access(path, R_OK))
+        fprintf(o, "![%s](%s)\n\n*%s* (`%s`)\n\n", title, png, title, png);
+    else
+        fprintf(
+            o, "- *%s*: `%s` not drawn (gnuplot -c plots/SCRIPT.gp CSV PNG, as in figures.txt)\n\n",
+            title, png);
 }
 
 /* Distinct commits of the finished cells with their counts, as "abc (12 cells), def (3)". */
@@ -2460,10 +2586,12 @@ static void cell_commits(const agg *a, char *buf, size_t cap)
         if (a->cr[i].status != 1 || s->ci[i].dup_of >= 0) continue;
         int seen = 0, count = 0;
         for (int j = 0; j < i; j++)
-            seen |= a->cr[j].status == 1 && s->ci[j].dup_of < 0 && !strcmp(a->cr[j].commit, a->cr[i].commit);
+            seen |= a->cr[j].status == 1 && s->ci[j].dup_of < 0 &&
+                    !strcmp(a->cr[j].commit, a->cr[i].commit);
         if (seen) continue;
         for (int j = i; j < s->ncells; j++)
-            count += a->cr[j].status == 1 && s->ci[j].dup_of < 0 && !strcmp(a->cr[j].commit, a->cr[i].commit);
+            count += a->cr[j].status == 1 && s->ci[j].dup_of < 0 &&
+                     !strcmp(a->cr[j].commit, a->cr[i].commit);
         size_t len = strlen(buf);
         snprintf(buf + len, cap - len, "%s%s (%d cells)", len ? ", " : "",
                  a->cr[i].commit[0] ? a->cr[i].commit : "unknown", count);
@@ -2479,7 +2607,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
     if (!af) return BFC_EIO;
     FILE *o = bfc_afile_fp(af);
     bfc_json *meta = bfc_json_parse(meta_json, NULL, 0);
-#define META(k) (bfc_json_string(bfc_json_get(meta, k)) ? bfc_json_string(bfc_json_get(meta, k)) : "unknown")
+#define META(k)                                                                                    \
+    (bfc_json_string(bfc_json_get(meta, k)) ? bfc_json_string(bfc_json_get(meta, k)) : "unknown")
     fprintf(o, "# Sweep report: %s%s\n\n", bfc_sweep_name(s), s->quick ? " (quick subset)" : "");
     if (s->description) fprintf(o, "%s\n\n", s->description);
     int nok = 0, nfail = 0, nnot = 0, total = 0;
@@ -2487,30 +2616,40 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
     for (int i = 0; i < s->ncells; i++) {
         if (s->ci[i].dup_of >= 0) continue;
         total++;
-        if (a->cr[i].status == 1) nok++, cell_sum += isfinite(a->cr[i].wall) ? a->cr[i].wall : 0;
-        else if (a->cr[i].status == 0) nfail++;
-        else nnot++;
+        if (a->cr[i].status == 1)
+            nok++, cell_sum += isfinite(a->cr[i].wall) ? a->cr[i].wall : 0;
+        else if (a->cr[i].status == 0)
+            nfail++;
+        else
+            nnot++;
     }
-    fprintf(o, "- configuration: `%s`; results: `results.csv` (long format), `sweep.json` (resolved "
-               "configuration, run metadata), `summary.csv`, `neps.csv`\n", s->what);
+    fprintf(o,
+            "- configuration: `%s`; results: `results.csv` (long format), `sweep.json` (resolved "
+            "configuration, run metadata), `summary.csv`, `neps.csv`\n",
+            s->what);
     char commits[1024];
     cell_commits(a, commits, sizeof commits);
-    fprintf(o, "- code: bfc %s, %s; the cells ran at commit %s; this report by commit %s; CPU %s; "
-               "OpenBLAS core %s, one BLAS thread per cell\n",
+    fprintf(o,
+            "- code: bfc %s, %s; the cells ran at commit %s; this report by commit %s; CPU %s; "
+            "OpenBLAS core %s, one BLAS thread per cell\n",
             META("bfc_version"), META("compiler"), commits[0] ? commits : "-", META("commit"),
             META("cpu"), META("blas_core"));
-    fprintf(o, "- cells: %d (%d finished, %d failed, %d not run); sum of the cells' wall times %.0f s",
+    fprintf(o,
+            "- cells: %d (%d finished, %d failed, %d not run); sum of the cells' wall times %.0f s",
             total, nok, nfail, nnot, cell_sum);
     if (sum && sum->total)
-        fprintf(o, "; this run: %.0f s wall for %d cells (%d taken from earlier runs)%s; machine load "
-                   "average %.1f at the start, %.1f at the end, on %d CPUs (wall times include any "
-                   "other work on the machine; CPU times do not)",
+        fprintf(o,
+                "; this run: %.0f s wall for %d cells (%d taken from earlier runs)%s; machine load "
+                "average %.1f at the start, %.1f at the end, on %d CPUs (wall times include any "
+                "other work on the machine; CPU times do not)",
                 sum->wall_s, sum->total - sum->cached, sum->cached,
                 sum->interrupted ? ", interrupted" : "", sum->load_start, sum->load_end, sum->ncpu);
     fprintf(o, "\n- written %s\n\n", META("date_utc"));
 
-    fprintf(o, "## Targets\n\nShares v_l = Var(alpha_l |S*_l|^2)/Var(G*) (SPEC §1), median over the "
-               "learner cells' targets.\n\n| target | group | configuration | target seed | shares v_2..v_L | extra flags |\n|---|---|---|---|---|---|\n");
+    fprintf(o,
+            "## Targets\n\nShares v_l = Var(alpha_l |S*_l|^2)/Var(G*) (SPEC §1), median over the "
+            "learner cells' targets.\n\n| target | group | configuration | target seed | shares "
+            "v_2..v_L | extra flags |\n|---|---|---|---|---|---|\n");
     for (int ti = 0; ti < s->nt; ti++) {
         const target *t = &s->t[ti];
         int used = 0;
@@ -2529,9 +2668,11 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
             fprintf(o, "%s%s:", k ? "<br>" : "", t->args.v[k].cmd);
             for (int f = 0; f < t->args.v[k].f.n; f++) {
                 const flag *fl = &t->args.v[k].f.v[f];
-                if (fl->kind == FLAG_DELETE) fprintf(o, " (no --%s)", fl->name);
-                else fprintf(o, " --%s%s%s", fl->name, fl->kind == FLAG_VALUE ? " " : "",
-                             fl->kind == FLAG_VALUE ? fl->value : "");
+                if (fl->kind == FLAG_DELETE)
+                    fprintf(o, " (no --%s)", fl->name);
+                else
+                    fprintf(o, " --%s%s%s", fl->name, fl->kind == FLAG_VALUE ? " " : "",
+                            fl->kind == FLAG_VALUE ? fl->value : "");
             }
         }
         fprintf(o, " |\n");
@@ -2545,7 +2686,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         fprintf(o, "| %s | %s | `bfc %s", m->name, m->role, m->command);
         for (int f = 0; f < m->args.n; f++)
             if (m->args.v[f].kind != FLAG_DELETE)
-                fprintf(o, " --%s%s%s", m->args.v[f].name, m->args.v[f].kind == FLAG_VALUE ? " " : "",
+                fprintf(o, " --%s%s%s", m->args.v[f].name,
+                        m->args.v[f].kind == FLAG_VALUE ? " " : "",
                         m->args.v[f].kind == FLAG_VALUE ? m->args.v[f].value : "");
         fprintf(o, "`");
         if (m->n_min) fprintf(o, " (n >= %d)", m->n_min);
@@ -2555,11 +2697,15 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
     const cmdargs *layers[2] = {&s->args, &s->late_args};
     for (int w = 0; w < 2; w++)
         for (int k = 0; k < layers[w]->n; k++) {
-            fprintf(o, "\nEvery `%s` cell also gets%s:", layers[w]->v[k].cmd, w ? " (quick or command-line overrides)" : "");
+            fprintf(o, "\nEvery `%s` cell also gets%s:", layers[w]->v[k].cmd,
+                    w ? " (quick or command-line overrides)" : "");
             for (int f = 0; f < layers[w]->v[k].f.n; f++) {
                 const flag *fl = &layers[w]->v[k].f.v[f];
-                if (fl->kind == FLAG_DELETE) fprintf(o, " (no --%s)", fl->name);
-                else fprintf(o, " `--%s%s%s`", fl->name, fl->kind == FLAG_VALUE ? " " : "", fl->kind == FLAG_VALUE ? fl->value : "");
+                if (fl->kind == FLAG_DELETE)
+                    fprintf(o, " (no --%s)", fl->name);
+                else
+                    fprintf(o, " `--%s%s%s`", fl->name, fl->kind == FLAG_VALUE ? " " : "",
+                            fl->kind == FLAG_VALUE ? fl->value : "");
             }
             fprintf(o, "\n");
         }
@@ -2594,8 +2740,10 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
                     for (int r = 0; r < sr->nn; r++)
                         if (sr->n[r] == grid[j]) q = r;
                     char m1[32], m2[32], m3[32];
-                    if (q < 0) fprintf(o, " - |");
-                    else if (!sr->ok[q]) fprintf(o, " fail |");
+                    if (q < 0)
+                        fprintf(o, " - |");
+                    else if (!sr->ok[q])
+                        fprintf(o, " fail |");
                     else if (table) {
                         fmt_sig(sr->wall[q], m1, sizeof m1);
                         fmt_sig(sr->cpu[q], m2, sizeof m2);
@@ -2604,7 +2752,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
                         fmt_sig(sr->med[q], m1, sizeof m1);
                         fmt_sig(sr->lo[q], m2, sizeof m2);
                         fmt_sig(sr->hi[q], m3, sizeof m3);
-                        fprintf(o, " %s [%s, %s]%s |", m1, m2, m3, sr->ok[q] < sr->total[q] ? "*" : "");
+                        fprintf(o, " %s [%s, %s]%s |", m1, m2, m3,
+                                sr->ok[q] < sr->total[q] ? "*" : "");
                     }
                 }
                 fprintf(o, "\n");
@@ -2613,10 +2762,12 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
     }
     fprintf(o, "\n`*`: some seeds failed; the median is over those that finished.\n\n");
 
-    fprintf(o, "## Sample and time complexity\n\nn_eps = the smallest n of the grid at which the "
-               "median error over seeds is <= eps; t_eps = the median wall time of the cells at "
-               "that n (SPEC §4). `> N`: not reached up to N, the largest n run; `<= N`: reached at the "
-               "smallest n of the method's grid, so the true n_eps may be lower.\n\n| target | method |");
+    fprintf(
+        o,
+        "## Sample and time complexity\n\nn_eps = the smallest n of the grid at which the "
+        "median error over seeds is <= eps; t_eps = the median wall time of the cells at "
+        "that n (SPEC §4). `> N`: not reached up to N, the largest n run; `<= N`: reached at the "
+        "smallest n of the method's grid, so the true n_eps may be lower.\n\n| target | method |");
     for (int e = 0; e < s->neps; e++) fprintf(o, " n_eps (eps = %g) | t_eps (s) |", s->eps[e]);
     fprintf(o, "\n|---|---|");
     for (int e = 0; e < s->neps; e++) fprintf(o, "---|---|");
@@ -2630,7 +2781,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         fprintf(o, "| %s | %s |", s->t[sr->ti].name, s->m[sr->mi].name);
         for (int e = 0; e < s->neps; e++) {
             int ne = bfc_sweep_n_eps(sr->n, sr->med, sr->nn, s->eps[e]);
-            if (ne < 0) fprintf(o, " > %d | - |", nmax);
+            if (ne < 0)
+                fprintf(o, " > %d | - |", nmax);
             else {
                 double t = NAN;
                 for (int j = 0; j < sr->nn; j++)
@@ -2649,7 +2801,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         pjoin(list, sizeof list, a->out, "figures.txt");
         char *text = bfc_read_file(list, NULL);
         char *save = NULL;
-        for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        for (char *l = text ? strtok_r(text, "\n", &save) : NULL; l;
+             l = strtok_r(NULL, "\n", &save)) {
             char script[64], csv[256], png[256];
             int off = 0;
             if (sscanf(l, "%63s %255s %255s %n", script, csv, png, &off) < 3) continue;
@@ -2668,18 +2821,21 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         if (!e2e) continue;
         const series *lw = role_series(a, ti, "layerwise");
         if (lw) {
-            verdict(o, "C3", "layerwise median error >= 3x e2e's (same data and steps)", e2e, lw, a, ti, 0);
+            verdict(o, "C3", "layerwise median error >= 3x e2e's (same data and steps)", e2e, lw, a,
+                    ti, 0);
             any_claim = 1;
         }
         int has_kernel = 0;
         for (int mi = 0; mi < s->nm; mi++) {
             const char *r = s->m[mi].role;
-            if ((!strcmp(r, "kernel") || !strcmp(r, "ntk") || !strcmp(r, "nngp")) && find_series((agg *)a, ti, mi))
+            if ((!strcmp(r, "kernel") || !strcmp(r, "ntk") || !strcmp(r, "nngp")) &&
+                find_series((agg *)a, ti, mi))
                 has_kernel = 1;
         }
         if (has_kernel) {
-            verdict(o, "C4", "best kernel method's median error >= 3x e2e's at every n (best over "
-                           "the KRR, NTK and NNGP methods run at that n, named with each ratio)",
+            verdict(o, "C4",
+                    "best kernel method's median error >= 3x e2e's at every n (best over "
+                    "the KRR, NTK and NNGP methods run at that n, named with each ratio)",
                     e2e, NULL, a, ti, 1);
             any_claim = 1;
         }
@@ -2721,19 +2877,27 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
                     s->eps_vs_d, s->m[mi].name, s->m[me].name, s->t[ti].group);
             double kb = k.fitted ? k.b : k.b_low;
             const char *how = k.fitted ? "=" : ">";
-            if (!e.fitted) fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent)", s->m[me].name, e.nr, e.m);
+            if (!e.fitted)
+                fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent)", s->m[me].name,
+                        e.nr, e.m);
             else if (!isfinite(kb))
-                fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent or bound)", s->m[mi].name, k.nr, k.m);
+                fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent or bound)",
+                        s->m[mi].name, k.nr, k.m);
             else
                 fprintf(o, "**%s** (%s b %s %.2f, %s b = %.2f: difference %s %.2f, need >= 1%s)",
-                        kb - e.b >= 1 ? "PASS" : k.fitted ? "FAIL" : "INCONCLUSIVE", s->m[mi].name, how,
-                        kb, s->m[me].name, e.b, how, kb - e.b,
-                        k.fitted ? "" : "; a lower bound from a d where eps was reached to a larger d where it was not");
+                        kb - e.b >= 1 ? "PASS"
+                        : k.fitted    ? "FAIL"
+                                      : "INCONCLUSIVE",
+                        s->m[mi].name, how, kb, s->m[me].name, e.b, how, kb - e.b,
+                        k.fitted ? ""
+                                 : "; a lower bound from a d where eps was reached to a larger d "
+                                   "where it was not");
             fprintf(o, "; %s fails (median > eps at the smallest n) at d = %s\n", s->m[me].name,
                     low[0] ? low : "none: the grid does not reach down to where it fails");
         }
     }
-    if (!any_claim) fprintf(o, "None: the sweep has no e2e method next to a layerwise or kernel method.\n");
+    if (!any_claim)
+        fprintf(o, "None: the sweep has no e2e method next to a layerwise or kernel method.\n");
     fprintf(o, "\n## Claim checks (proofs_checks)\n\n");
     report_checks(o, a->out);
 
@@ -2747,7 +2911,11 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         nf++;
     }
     if (!nf) fprintf(o, "None.\n");
-    if (nnot) fprintf(o, "\n%d cells were not run (the sweep was interrupted): rerun the same command to finish them.\n", nnot);
+    if (nnot)
+        fprintf(o,
+                "\n%d cells were not run (the sweep was interrupted): rerun the same command to "
+                "finish them.\n",
+                nnot);
 #undef META
     bfc_json_free(meta);
     return bfc_afile_commit(af);
@@ -2832,15 +3000,19 @@ static int write_sidecar(const agg *a, const bfc_sweep_summary *sum, const char 
         bfc_jw_key(&j, "shares_median");
         bfc_jw_num_array(&j, sh, (size_t)(t->tc.L - 1));
         bfc_jw_key(&j, "target_seed");
-        if (t->target_seed_fixed) bfc_jw_int(&j, (long long)t->tc.seed);
-        else bfc_jw_str(&j, "seed");
+        if (t->target_seed_fixed)
+            bfc_jw_int(&j, (long long)t->tc.seed);
+        else
+            bfc_jw_str(&j, "seed");
         bfc_jw_key(&j, "problem_flags");
         jw_flags(&j, &t->problem);
         bfc_jw_key(&j, "args");
         jw_cmdargs(&j, &t->args);
         bfc_jw_key(&j, "n");
-        if (t->grid) bfc_jw_int_array(&j, t->grid, (size_t)t->ngrid);
-        else bfc_jw_int_array(&j, s->grid, (size_t)s->ngrid);
+        if (t->grid)
+            bfc_jw_int_array(&j, t->grid, (size_t)t->ngrid);
+        else
+            bfc_jw_int_array(&j, s->grid, (size_t)s->ngrid);
         bfc_jw_obj_end(&j);
     }
     bfc_jw_arr_end(&j);
@@ -2917,7 +3089,8 @@ static int write_sidecar(const agg *a, const bfc_sweep_summary *sum, const char 
     if (!st) {
         char *at = strstr(j.buf, "\"meta\": {}");
         if (!at) at = strstr(j.buf, "\"meta\":{}");
-        if (!at) st = bfc_fail(BFC_EIO, "sweep.json: internal layout");
+        if (!at)
+            st = bfc_fail(BFC_EIO, "sweep.json: internal layout");
         else {
             size_t head = (size_t)(at - j.buf);
             const char *tail = strchr(at, '}') + 1;
@@ -2936,7 +3109,8 @@ static int write_sidecar(const agg *a, const bfc_sweep_summary *sum, const char 
 
 int bfc_sweep_write_results(const bfc_sweep *s, const char *out, const bfc_sweep_summary *sum)
 {
-    if (strlen(out) > OUT_MAX) return bfc_fail(BFC_EINVAL, "output directory name longer than %d characters", OUT_MAX);
+    if (strlen(out) > OUT_MAX)
+        return bfc_fail(BFC_EINVAL, "output directory name longer than %d characters", OUT_MAX);
     int st = bfc_check_writable_dir(out);
     if (st) return st;
     agg a;
@@ -3026,8 +3200,10 @@ int bfc_sweep_write_results(const bfc_sweep *s, const char *out, const bfc_sweep
             st = fig_curves(&a, &f, ti);
             if (!st) st = fig_depth(&a, &f, ti);
         }
-        if (!st) st = bfc_afile_commit(af);
-        else bfc_afile_abort(af);
+        if (!st)
+            st = bfc_afile_commit(af);
+        else
+            bfc_afile_abort(af);
     }
 
     if (!st) {

@@ -68,24 +68,24 @@ const bfc_sweep_cell *bfc_sweep_cell_at(const bfc_sweep *s, int i);
 void bfc_sweep_key(char *const *argv, int argc, char key[17]);
 
 typedef struct {
-    const char *exe;   /* the bfc executable, e.g. "/proc/self/exe" */
-    const char *out;   /* output directory */
-    int jobs;          /* cells in parallel (≥ 1) */
-    int quiet;         /* 1: no progress on stderr */
-    double timeout_s;  /* < 0: the configuration's (default); 0: none; > 0 seconds per cell */
+    const char *exe;  /* the bfc executable, e.g. "/proc/self/exe" */
+    const char *out;  /* output directory */
+    int jobs;         /* cells in parallel (≥ 1) */
+    int quiet;        /* 1: no progress on stderr */
+    double timeout_s; /* < 0: the configuration's (default); 0: none; > 0 seconds per cell */
     volatile sig_atomic_t *signals; /* count of SIGINT/SIGTERM received (may be NULL) */
 } bfc_sweep_run_opts;
 
 typedef struct {
-    int total;       /* cells of the plan (distinct command lines) */
-    int cached;      /* finished before this run */
-    int ok;          /* finished now (cached included) */
-    int failed;      /* ran and failed (error recorded in the cell's status.json) */
-    int not_run;     /* not launched (interrupted) */
-    double wall_s;   /* of this run */
-    int interrupted; /* 1: stopped by a signal */
+    int total;                   /* cells of the plan (distinct command lines) */
+    int cached;                  /* finished before this run */
+    int ok;                      /* finished now (cached included) */
+    int failed;                  /* ran and failed (error recorded in the cell's status.json) */
+    int not_run;                 /* not launched (interrupted) */
+    double wall_s;               /* of this run */
+    int interrupted;             /* 1: stopped by a signal */
     double load_start, load_end; /* 1-minute load average of the machine (NaN if unknown) */
-    int ncpu;        /* online CPUs */
+    int ncpu;                    /* online CPUs */
 } bfc_sweep_summary;
 
 /* Install SIGINT/SIGTERM handlers counting signals into the returned flag: the first stops

@@ -20,9 +20,10 @@
 #define BFC BFC_BINARY_DIR "/bfc"
 
 /* A valid configuration; tests substitute pieces of it. */
-#define TARGETS "\"targets\": [{\"name\": \"T\", \"d\": 4, \"L\": 3, \"n_ref\": 2000, \"n_test\": 200}]"
+#define TARGETS                                                                                    \
+    "\"targets\": [{\"name\": \"T\", \"d\": 4, \"L\": 3, \"n_ref\": 2000, \"n_test\": 200}]"
 #define METHODS                                                                                    \
-    "\"methods\": [{\"name\": \"e2e\", \"command\": \"train\", \"args\": {\"steps\": 40, "        \
+    "\"methods\": [{\"name\": \"e2e\", \"command\": \"train\", \"args\": {\"steps\": 40, "         \
     "\"batch\": 32, \"eval_every\": 20}}]"
 
 /* Parse text and expect failure with a message containing every one of the fragments. */
@@ -40,8 +41,8 @@ static void expect_refusal(const char *text, const char *frag1, const char *frag
 Test(sweep, accepts_a_minimal_configuration_and_expands_its_cells)
 {
     int st;
-    bfc_sweep *s = bfc_sweep_parse("{" TARGETS ", " METHODS ", \"n\": [64, 128], \"seeds\": [0, 1, 2]}",
-                                   "cfg.json", &st);
+    bfc_sweep *s = bfc_sweep_parse(
+        "{" TARGETS ", " METHODS ", \"n\": [64, 128], \"seeds\": [0, 1, 2]}", "cfg.json", &st);
     cr_assert_not_null(s, "%s", bfc_last_error());
     cr_assert_eq(bfc_sweep_expand(s), BFC_OK, "%s", bfc_last_error());
     cr_assert_eq(bfc_sweep_ncells(s), 6);
@@ -64,32 +65,40 @@ Test(sweep, refuses_an_unknown_key_naming_it)
 {
     expect_refusal("{" TARGETS ", " METHODS ", \"n\": [64], \"seeds\": [0], \"sed\": 1}",
                    "unknown key 'sed'", NULL);
-    expect_refusal("{" TARGETS ", \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"step\": 3}], "
+    expect_refusal("{" TARGETS
+                   ", \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"step\": 3}], "
                    "\"n\": [64], \"seeds\": [0]}",
                    "methods[0] (m)", "unknown key 'step'");
-    expect_refusal("{\"targets\": [{\"name\": \"T\", \"dd\": 4}], " METHODS ", \"n\": [64], \"seeds\": [0]}",
+    expect_refusal("{\"targets\": [{\"name\": \"T\", \"dd\": 4}], " METHODS
+                   ", \"n\": [64], \"seeds\": [0]}",
                    "targets[0] (T)", "unknown key 'dd'");
 }
 
 Test(sweep, refuses_a_wrong_type_naming_the_key)
 {
-    expect_refusal("{" TARGETS ", " METHODS ", \"n\": \"64\", \"seeds\": [0]}", "cfg.json: n:",
-                   "must be an array (got a string)");
+    expect_refusal("{" TARGETS ", " METHODS ", \"n\": \"64\", \"seeds\": [0]}",
+                   "cfg.json: n:", "must be an array (got a string)");
     expect_refusal("{" TARGETS ", " METHODS ", \"n\": [64], \"seeds\": [0.5]}", "seeds[0]",
                    "must be an integer");
-    expect_refusal("{\"targets\": [{\"name\": \"T\", \"gap\": \"wide\"}], " METHODS ", \"n\": [64], \"seeds\": [0]}",
+    expect_refusal("{\"targets\": [{\"name\": \"T\", \"gap\": \"wide\"}], " METHODS
+                   ", \"n\": [64], \"seeds\": [0]}",
                    "targets[0] (T).gap", "--gap must be a number");
-    expect_refusal("{\"targets\": [{\"name\": \"T\", \"d\": {\"x\": 1}}], " METHODS ", \"n\": [64], \"seeds\": [0]}",
+    expect_refusal("{\"targets\": [{\"name\": \"T\", \"d\": {\"x\": 1}}], " METHODS
+                   ", \"n\": [64], \"seeds\": [0]}",
                    "targets[0] (T).d", "got an object");
-    expect_refusal("{" TARGETS ", \"methods\": [{\"name\": \"m\", \"command\": 3}], \"n\": [64], \"seeds\": [0]}",
-                   "methods[0] (m).command", "must be a string");
+    expect_refusal(
+        "{" TARGETS
+        ", \"methods\": [{\"name\": \"m\", \"command\": 3}], \"n\": [64], \"seeds\": [0]}",
+        "methods[0] (m).command", "must be a string");
 }
 
 Test(sweep, refuses_empty_grids_and_missing_parts)
 {
-    expect_refusal("{" TARGETS ", " METHODS ", \"n\": [], \"seeds\": [0]}", "cfg.json: n:", "empty list");
+    expect_refusal("{" TARGETS ", " METHODS ", \"n\": [], \"seeds\": [0]}",
+                   "cfg.json: n:", "empty list");
     expect_refusal("{" TARGETS ", " METHODS ", \"n\": [64], \"seeds\": []}", "seeds", "empty list");
-    expect_refusal("{\"targets\": [], " METHODS ", \"n\": [64], \"seeds\": [0]}", "targets", "empty list");
+    expect_refusal("{\"targets\": [], " METHODS ", \"n\": [64], \"seeds\": [0]}", "targets",
+                   "empty list");
     expect_refusal("{" TARGETS ", " METHODS ", \"seeds\": [0]}", "targets[0] (T)", "no n grid");
     expect_refusal("{" TARGETS ", " METHODS ", \"n\": [128, 64], \"seeds\": [0]}", "n[1]",
                    "strictly increasing");
@@ -97,16 +106,19 @@ Test(sweep, refuses_empty_grids_and_missing_parts)
 
 Test(sweep, refuses_flags_the_sweep_sets_and_unknown_references)
 {
-    expect_refusal("{" TARGETS ", \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": "
+    expect_refusal("{" TARGETS
+                   ", \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": "
                    "{\"seed\": 3}}], \"n\": [64], \"seeds\": [0]}",
                    "methods[0] (m).args.seed", "set by the sweep");
     expect_refusal("{\"targets\": [{\"name\": \"T\", \"methods\": [\"nope\"]}], " METHODS
                    ", \"n\": [64], \"seeds\": [0]}",
                    "targets[0] (T).methods", "no method is named 'nope'");
-    expect_refusal("{" TARGETS ", \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": "
+    expect_refusal("{" TARGETS
+                   ", \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": "
                    "{\"schedule\": \"sideways\"}}], \"n\": [64], \"seeds\": [0]}",
                    "methods[0] (m).args.schedule", "sideways");
-    expect_refusal("{" TARGETS ", " METHODS ", \"n\": [64], \"seeds\": [0], \"quick\": {\"targets\": [\"U\"]}}",
+    expect_refusal("{" TARGETS ", " METHODS
+                   ", \"n\": [64], \"seeds\": [0], \"quick\": {\"targets\": [\"U\"]}}",
                    "quick.targets", "no target is named 'U'");
 }
 
@@ -121,10 +133,12 @@ Test(sweep, keys_are_stable_and_independent_of_key_order_in_the_file)
     int st;
     bfc_sweep *a = bfc_sweep_parse(
         "{\"seeds\": [7], \"n\": [100], \"targets\": [{\"name\": \"T\", \"d\": 6, \"gap\": 0.2}], "
-        "\"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": {\"steps\": 10, \"lr\": 0.001}}]}",
+        "\"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": {\"steps\": 10, \"lr\": "
+        "0.001}}]}",
         "a", &st);
     bfc_sweep *b = bfc_sweep_parse(
-        "{\"methods\": [{\"args\": {\"lr\": 1e-3, \"steps\": 10}, \"command\": \"train\", \"name\": \"m\"}], "
+        "{\"methods\": [{\"args\": {\"lr\": 1e-3, \"steps\": 10}, \"command\": \"train\", "
+        "\"name\": \"m\"}], "
         "\"targets\": [{\"gap\": 0.2, \"d\": 6, \"name\": \"T\"}], \"n\": [100], \"seeds\": [7]}",
         "b", &st);
     cr_assert(a && b, "%s", bfc_last_error());
@@ -146,12 +160,15 @@ Test(sweep, layers_flags_and_applies_overrides_and_the_quick_block)
     int st;
     bfc_sweep *s = bfc_sweep_parse(
         "{\"args\": {\"train\": {\"steps\": 100, \"clip\": 2}},"
-        " \"targets\": [{\"name\": \"A\", \"L\": 4, \"args\": {\"train\": {\"clamp\": 6, \"clip\": 1}}},"
+        " \"targets\": [{\"name\": \"A\", \"L\": 4, \"args\": {\"train\": {\"clamp\": 6, \"clip\": "
+        "1}}},"
         "               {\"name\": \"B\", \"d\": 8, \"n\": [50]}],"
         " \"methods\": [{\"name\": \"m\", \"command\": \"train\", \"args\": {\"steps\": 200}},"
-        "               {\"name\": \"k\", \"command\": \"fit\", \"args\": {\"J\": [\"3:2,0\", \"4:3,0\"], \"alpha\": [1, 0.1]}, \"n_max\": 60}],"
+        "               {\"name\": \"k\", \"command\": \"fit\", \"args\": {\"J\": [\"3:2,0\", "
+        "\"4:3,0\"], \"alpha\": [1, 0.1]}, \"n_max\": 60}],"
         " \"n\": [10, 100], \"seeds\": [0, 1],"
-        " \"quick\": {\"targets\": [\"B\"], \"n\": [20, 30], \"seeds\": [5], \"args\": {\"train\": {\"clip\": null}}}}",
+        " \"quick\": {\"targets\": [\"B\"], \"n\": [20, 30], \"seeds\": [5], \"args\": {\"train\": "
+        "{\"clip\": null}}}}",
         "cfg.json", &st);
     cr_assert_not_null(s, "%s", bfc_last_error());
     cr_assert_eq(bfc_sweep_expand(s), BFC_OK);
@@ -167,11 +184,13 @@ Test(sweep, layers_flags_and_applies_overrides_and_the_quick_block)
     cr_assert_eq(bfc_sweep_override(s, "methods", "m"), BFC_OK);
     cr_assert_eq(bfc_sweep_expand(s), BFC_OK);
     cr_assert_eq(bfc_sweep_ncells(s), 2);
-    cr_assert_str_eq(bfc_sweep_cell_at(s, 1)->cmdline, "bfc train --d 8 --n 30 --seed 5 --steps 200");
+    cr_assert_str_eq(bfc_sweep_cell_at(s, 1)->cmdline,
+                     "bfc train --d 8 --n 30 --seed 5 --steps 200");
     /* bad overrides name themselves */
     cr_assert_eq(bfc_sweep_override(s, "targets", "Z"), BFC_OK);
     cr_assert_neq(bfc_sweep_expand(s), BFC_OK);
-    cr_assert(strstr(bfc_last_error(), "--targets") && strstr(bfc_last_error(), "'Z'"), "%s", bfc_last_error());
+    cr_assert(strstr(bfc_last_error(), "--targets") && strstr(bfc_last_error(), "'Z'"), "%s",
+              bfc_last_error());
     cr_assert_neq(bfc_sweep_override(s, "n", "30,20"), BFC_OK);
     cr_assert_neq(bfc_sweep_override(s, "arg", "steps=3"), BFC_OK);
     cr_assert_neq(bfc_sweep_override(s, "arg", "train:seed=3"), BFC_OK);
@@ -183,7 +202,7 @@ Test(sweep, n_eps_is_the_smallest_n_whose_median_reaches_eps)
     const int n[] = {100, 200, 400, 800};
     const double med[] = {0.5, NAN, 0.05, 0.2};
     cr_assert_eq(bfc_sweep_n_eps(n, med, 4, 0.6), 100);
-    cr_assert_eq(bfc_sweep_n_eps(n, med, 4, 0.3), 400); /* the NaN at 200 is skipped */
+    cr_assert_eq(bfc_sweep_n_eps(n, med, 4, 0.3), 400);  /* the NaN at 200 is skipped */
     cr_assert_eq(bfc_sweep_n_eps(n, med, 4, 0.05), 400); /* <= */
     cr_assert_eq(bfc_sweep_n_eps(n, med, 4, 0.01), -1);
 }
