@@ -7,13 +7,35 @@
 #include "blas.h"
 #include "perf.h"
 
+/* A CSV text field, quoted (RFC 4180) when it holds a comma, quote or newline. */
+static void csv_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 void perf_row(perf_run *r, int threads, const char *part, const char *caseid, const char *method,
               const char *metric, double value, const char *unit, int samples)
 {
     if (!r->csv) return;
-    fprintf(r->csv, "%s,%s,%d,%s,%s,%s,%s,%.9g,%s,%d\n", r->label, r->core, threads, part, caseid,
-            method, metric, value, unit, samples);
-    fflush(r->csv);
+    FILE *f = r->csv;
+    const char *text[] = {r->label, r->core};
+    for (int i = 0; i < 2; i++) csv_text(f, text[i]), fputc(',', f);
+    fprintf(f, "%d,", threads);
+    const char *more[] = {part, caseid, method, metric};
+    for (int i = 0; i < 4; i++) csv_text(f, more[i]), fputc(',', f);
+    fprintf(f, "%.9g,", value);
+    csv_text(f, unit);
+    fprintf(f, ",%d\n", samples);
+    fflush(f);
 }
 
 void perf_table_header(void)
