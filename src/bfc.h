@@ -41,7 +41,8 @@ double bfc_cpu_seconds(void);
 /* Peak resident set size of this process in bytes (0 if unknown). */
 size_t bfc_peak_rss_bytes(void);
 
-/* Allocation helpers: bfc_calloc_d returns zeroed doubles, 64-byte aligned, NULL on failure. */
+/* Allocation: bfc_alloc_d returns n zeroed doubles, 64-byte aligned, NULL on failure; free
+ * with bfc_free. */
 double *bfc_alloc_d(size_t n);
 void bfc_free(void *p);
 
