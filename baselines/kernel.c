@@ -286,18 +286,20 @@ int bfc_kernel_matrix(const bfc_kernel *k, const double *X, int n, const double 
     return st;
 }
 
-/* K (n × n): copy the upper triangle onto the lower one, in cache-sized tiles. */
-static void mirror_upper(double *K, int n)
+void bfc_kernel_mirror(double *K, int n, int upper_to_lower)
 {
-    enum { TILE = 64 };
+    enum { TILE = 64 }; /* cache-sized tiles */
     const size_t ld = (size_t)n;
     for (int ib = 0; ib < n; ib += TILE) {
         const int ie = ib + TILE < n ? ib + TILE : n;
         for (int jb = ib; jb < n; jb += TILE) {
             const int je = jb + TILE < n ? jb + TILE : n;
             for (int i = ib; i < ie; i++)
-                for (int j = (jb > i + 1 ? jb : i + 1); j < je; j++)
-                    K[(size_t)j * ld + (size_t)i] = K[(size_t)i * ld + (size_t)j];
+                for (int j = (jb > i + 1 ? jb : i + 1); j < je; j++) {
+                    double *up = &K[(size_t)i * ld + (size_t)j], *lo = &K[(size_t)j * ld + (size_t)i];
+                    if (upper_to_lower) *lo = *up;
+                    else *up = *lo;
+                }
         }
     }
 }
@@ -320,7 +322,7 @@ int bfc_kernel_gram(const bfc_kernel *k, const double *X, int n, int d, double *
         for (int i = 0; i < n; i++) xx[i] = K[(size_t)i * (size_t)n + (size_t)i];
         map_inner(k, d, K, (size_t)n, xx, xx, n, n, 1);
         st = check_finite(K, n, n, 1);
-        if (!st) mirror_upper(K, n);
+        if (!st) bfc_kernel_mirror(K, n, 1);
     }
     bfc_free(xx);
     return st;

@@ -164,21 +164,6 @@ static double *alloc_square(int n)
     return p;
 }
 
-/* K (n × n) row-major: copy the strictly lower triangle onto the upper one, in tiles */
-static void lower_to_upper(double *K, int n)
-{
-    enum { TILE = 64 };
-    const size_t ld = (size_t)n;
-    for (int ib = 0; ib < n; ib += TILE) {
-        const int ie = ib + TILE < n ? ib + TILE : n;
-        for (int jb = ib; jb < n; jb += TILE) {
-            const int je = jb + TILE < n ? jb + TILE : n;
-            for (int i = ib; i < ie; i++)
-                for (int j = (jb > i + 1 ? jb : i + 1); j < je; j++)
-                    K[(size_t)i * ld + (size_t)j] = K[(size_t)j * ld + (size_t)i];
-        }
-    }
-}
 
 /* ------------------------------------------------------------------ the ridge path */
 
@@ -442,7 +427,7 @@ static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, d
     rep->gflops_cholesky = rep->flops_cholesky / rep->seconds_cholesky / 1e9;
     for (size_t j = 0; j < sizeof krr_jitter / sizeof krr_jitter[0]; j++) {
         const double jit = krr_jitter[j] * md;
-        lower_to_upper(K, n); /* dpotrf only wrote the upper triangle: restore it */
+        bfc_kernel_mirror(K, n, 0); /* dpotrf only wrote the upper triangle: restore it */
         for (int i = 0; i < n; i++) K[(size_t)i * n + i] = diag[i] + ridge + jit;
         centered(y, n, mdl->y_mean, mdl->alpha);
         if (!cholesky_attempt(K, n, mdl->alpha, maxd + ridge + jit, NULL, why, sizeof why)) {
@@ -456,7 +441,7 @@ static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, d
             return BFC_OK;
         }
     }
-    lower_to_upper(K, n);
+    bfc_kernel_mirror(K, n, 0);
     for (int i = 0; i < n; i++) K[(size_t)i * n + i] = diag[i];
     centered(y, n, mdl->y_mean, mdl->alpha);
     const char *method = "";
