@@ -2548,7 +2548,7 @@ static void report_checks(FILE *o, const char *out)
     char *text = bfc_read_file(path, NULL);
     if (!text) {
         fprintf(o, "Not run with this sweep (scripts/bench.sh runs `bfc_check all --size full "
-                   "--out DIR/checks` after the full sweep unless BENCH_CHECKS=0).\n\n");
+                   "--out DIR/checks` with BENCH_CHECKS=1).\n\n");
         return;
     }
     fprintf(o, "From `checks/verdicts.csv` (bfc_check with its own runs; details in "
