@@ -100,14 +100,11 @@ static int write_result_csv(const char *path, const char *method, const bfc_targ
                             int n, uint64_t seed, const char *const *names, const double *vals,
                             int nv)
 {
-    bfc_afile *af = bfc_afile_open(path);
-    if (!af) return BFC_EIO;
-    FILE *f = bfc_afile_fp(af);
-    fprintf(f, "method,d,L,n,seed,metric,value\n");
-    for (int i = 0; i < nv; i++)
-        fprintf(f, "%s,%d,%d,%d,%llu,%s,%.10g\n", method, c->d, c->L, n,
-                (unsigned long long)seed, names[i], vals[i]);
-    return bfc_afile_commit(af);
+    bfc_result_csv w;
+    int st = bfc_result_csv_open(&w, path, method, c, n, seed);
+    if (st) return st;
+    for (int i = 0; i < nv; i++) bfc_result_csv_row(&w, names[i], vals[i]);
+    return bfc_result_csv_commit(&w);
 }
 
 /* Common head of the JSON summary. */

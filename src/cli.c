@@ -114,8 +114,11 @@ int bfc_parse_double(const char *flag, const char *s, double lo, double hi, doub
     return BFC_OK;
 }
 
-int bfc_parse_double_list(const char *flag, const char *s, double lo, double hi, double *out,
-                          int n_max, int *n)
+/* Split a comma-separated list and convert each item with parse(flag, item, i); *n receives
+ * the count. */
+static int parse_list(const char *flag, const char *s, int n_max, int *n,
+                      int (*parse)(const char *flag, const char *item, int i, void *ctx),
+                      void *ctx)
 {
     char buf[1024], *save = NULL;
     if (strlen(s) >= sizeof buf) return bfc_fail(BFC_EINVAL, "%s: list too long", flag);
@@ -124,7 +127,7 @@ int bfc_parse_double_list(const char *flag, const char *s, double lo, double hi,
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (*n >= n_max)
             return bfc_fail(BFC_EINVAL, "%s: at most %d values (got '%s')", flag, n_max, s);
-        int st = bfc_parse_double(flag, tok, lo, hi, &out[*n]);
+        int st = parse(flag, tok, *n, ctx);
         if (st) return st;
         (*n)++;
     }
@@ -132,22 +135,37 @@ int bfc_parse_double_list(const char *flag, const char *s, double lo, double hi,
     return BFC_OK;
 }
 
+typedef struct {
+    double dlo, dhi;
+    long ilo, ihi;
+    double *d;
+    int *i;
+} list_ctx;
+
+static int parse_double_item(const char *flag, const char *item, int i, void *ctx)
+{
+    list_ctx *c = ctx;
+    return bfc_parse_double(flag, item, c->dlo, c->dhi, &c->d[i]);
+}
+
+static int parse_int_item(const char *flag, const char *item, int i, void *ctx)
+{
+    list_ctx *c = ctx;
+    return bfc_parse_int(flag, item, c->ilo, c->ihi, &c->i[i]);
+}
+
+int bfc_parse_double_list(const char *flag, const char *s, double lo, double hi, double *out,
+                          int n_max, int *n)
+{
+    list_ctx c = {.dlo = lo, .dhi = hi, .d = out};
+    return parse_list(flag, s, n_max, n, parse_double_item, &c);
+}
+
 int bfc_parse_int_list(const char *flag, const char *s, long lo, long hi, int *out, int n_max,
                        int *n)
 {
-    char buf[1024], *save = NULL;
-    if (strlen(s) >= sizeof buf) return bfc_fail(BFC_EINVAL, "%s: list too long", flag);
-    strcpy(buf, s);
-    *n = 0;
-    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (*n >= n_max)
-            return bfc_fail(BFC_EINVAL, "%s: at most %d values (got '%s')", flag, n_max, s);
-        int st = bfc_parse_int(flag, tok, lo, hi, &out[*n]);
-        if (st) return st;
-        (*n)++;
-    }
-    if (*n == 0) return bfc_fail(BFC_EINVAL, "%s: empty list", flag);
-    return BFC_OK;
+    list_ctx c = {.ilo = lo, .ihi = hi, .i = out};
+    return parse_list(flag, s, n_max, n, parse_int_item, &c);
 }
 
 /* ---- the problem --------------------------------------------------------------------- */
@@ -207,7 +225,7 @@ int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
         memcpy(lbuf, val, (size_t)(colon - val));
         lbuf[colon - val] = '\0';
         if ((st = bfc_parse_int("--J (layer)", lbuf, 2, BFC_MAX_L, &l))) return -st;
-        int js[BFC_MAX_L], nj;
+        int js[BFC_MAX_L], nj = 0;
         if ((st = bfc_parse_int_list("--J (sources)", colon + 1, 0, l - 1, js, BFC_MAX_L, &nj)))
             return -st;
         c->J[l] = 0;
@@ -325,6 +343,31 @@ int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_
         return st;
     }
     return BFC_OK;
+}
+
+/* ---- results ------------------------------------------------------------------------- */
+
+int bfc_result_csv_open(bfc_result_csv *w, const char *path, const char *method,
+                        const bfc_target_config *c, int n, uint64_t seed)
+{
+    *w = (bfc_result_csv){bfc_afile_open(path), NULL, method, c->d, c->L, n, seed};
+    if (!w->af) return BFC_EIO;
+    w->f = bfc_afile_fp(w->af);
+    fprintf(w->f, "method,d,L,n,seed,metric,value\n");
+    return BFC_OK;
+}
+
+void bfc_result_csv_row(bfc_result_csv *w, const char *metric, double value)
+{
+    fprintf(w->f, "%s,%d,%d,%d,%llu,%s,%.10g\n", w->method, w->d, w->L, w->n,
+            (unsigned long long)w->seed, metric, value);
+}
+
+int bfc_result_csv_commit(bfc_result_csv *w)
+{
+    int st = bfc_afile_commit(w->af);
+    w->af = NULL;
+    return st;
 }
 
 /* ---- signals ------------------------------------------------------------------------- */

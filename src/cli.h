@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "fsutil.h"
 #include "json.h"
 #include "target.h"
 
@@ -72,6 +73,24 @@ int bfc_problem_finish(bfc_problem *p);
 /* Generate (or with --data, load) the target and the training and test sets. With --data the
  * loaded target must agree with any explicitly given --d. */
 int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_data *test);
+
+/* ---- results ---- */
+
+/* The long-format result CSV every command writes: header "method,d,L,n,seed,metric,value"
+ * and one row per metric, written atomically (nothing appears until commit). */
+typedef struct {
+    bfc_afile *af;
+    FILE *f;
+    const char *method;
+    int d, L, n;
+    uint64_t seed;
+} bfc_result_csv;
+
+/* BFC_OK or BFC_EIO (message names the path). */
+int bfc_result_csv_open(bfc_result_csv *w, const char *path, const char *method,
+                        const bfc_target_config *c, int n, uint64_t seed);
+void bfc_result_csv_row(bfc_result_csv *w, const char *metric, double value);
+int bfc_result_csv_commit(bfc_result_csv *w);
 
 /* ---- signals ---- */
 

@@ -261,35 +261,31 @@ static int write_result_csv(const char *path, const train_args *a, const bfc_tar
                             const bfc_train_result *r, int n)
 {
     const bfc_target_config *c = bfc_target_config_of(t);
-    bfc_afile *af = bfc_afile_open(path);
-    if (!af) return BFC_EIO;
-    FILE *f = bfc_afile_fp(af);
-    char sched[32];
-    bfc_schedule_name(a->tc.schedule, a->tc.depth, sched, sizeof sched);
-    fprintf(f, "method,d,L,n,seed,metric,value\n");
-#define ROW(metric, v) fprintf(f, "%s,%d,%d,%d,%llu,%s,%.10g\n", sched, c->d, c->L, n, \
-                               (unsigned long long)a->p.seed, metric, (double)(v))
-    ROW("test_error", r->test_error);
-    ROW("test_error_bulk", r->test_error_bulk);
-    char name[64];
+    char sched[32], name[64];
+    bfc_result_csv w;
+    int st = bfc_result_csv_open(&w, path, bfc_schedule_name(a->tc.schedule, a->tc.depth, sched,
+                                                             sizeof sched),
+                                 c, n, a->p.seed);
+    if (st) return st;
+    bfc_result_csv_row(&w, "test_error", r->test_error);
+    bfc_result_csv_row(&w, "test_error_bulk", r->test_error_bulk);
     for (int l = 2; l < c->L; l++) {
         snprintf(name, sizeof name, "feature_error_%d", l);
-        ROW(name, r->feature_error[l]);
+        bfc_result_csv_row(&w, name, r->feature_error[l]);
     }
     for (int s = 0; s < r->n_stages; s++)
         for (int l = 2; l < c->L; l++) {
             snprintf(name, sizeof name, "feature_error_%d_stage_%d", l, r->stage_top[s]);
-            ROW(name, r->fe_end_of_stage[s][l]);
+            bfc_result_csv_row(&w, name, r->fe_end_of_stage[s][l]);
         }
     for (int l = 2; l <= c->L; l++) {
         snprintf(name, sizeof name, "share_%d", l);
-        ROW(name, bfc_target_share(t, l));
+        bfc_result_csv_row(&w, name, bfc_target_share(t, l));
     }
-    ROW("wall_s", r->wall_s);
-    ROW("us_per_step", r->us_per_step);
-    ROW("steps", r->steps);
-#undef ROW
-    return bfc_afile_commit(af);
+    bfc_result_csv_row(&w, "wall_s", r->wall_s);
+    bfc_result_csv_row(&w, "us_per_step", r->us_per_step);
+    bfc_result_csv_row(&w, "steps", (double)r->steps);
+    return bfc_result_csv_commit(&w);
 }
 
 /* Remove the temporary files of writers killed before they could rename (name.tmp.<pid>). */
