@@ -90,13 +90,23 @@ static void curve_numbers(const char *csv, char *out, size_t cap)
     out[o] = '\0';
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static char ref_json[1 << 16], ref_curve[1 << 16];
+static double ref_span_s; /* wall time of the uninterrupted run */
 
 static void reference(const char *root)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/ref", root);
+    double t0 = now_s();
     cr_assert_eq(finish(start(dir, 0)), 0);
+    ref_span_s = now_s() - t0;
     strcpy(ref_json, slurp(dir, "result.json"));
     curve_numbers(slurp(dir, "curve.csv"), ref_curve, sizeof ref_curve);
 }
@@ -120,7 +130,10 @@ Test(resume, killed_and_resumed_runs_equal_an_uninterrupted_one, .timeout = 240)
             pid_t pid = start(dir, resume);
             resumed = resume;
             if (round < 3) {
-                usleep(20000 + (useconds_t)(rand_r(&seed) % 400000));
+                /* a random moment within the uninterrupted run's duration, so that fast and
+                 * slow machines are interrupted alike */
+                double frac = 0.05 + 0.85 * (rand_r(&seed) / (RAND_MAX + 1.0));
+                usleep((useconds_t)(frac * ref_span_s * 1e6));
                 kill(pid, sigs[(trial + round) % 6]);
             }
             rc = finish(pid);
@@ -144,7 +157,8 @@ Test(resume, killed_and_resumed_runs_equal_an_uninterrupted_one, .timeout = 240)
         if (resumed)
             cr_expect_neq(system(ls), 0, "trial %d: temporary files left in %s", trial, dir);
     }
-    cr_log_info("%d interruptions over 6 trials", interrupted);
+    cr_log_info("%d interruptions over 6 trials; uninterrupted run %.2f s", interrupted,
+                ref_span_s);
     char rm[4200];
     snprintf(rm, sizeof rm, "rm -rf %s", root);
     cr_expect_eq(system(rm), 0);
@@ -158,10 +172,21 @@ Test(resume, refuses_a_checkpoint_from_another_configuration_or_a_corrupt_one)
     char dir[4096], cmd[16384], path[8192];
     snprintf(dir, sizeof dir, "%s/r", root);
     pid_t pid = start(dir, 0);
-    usleep(150000);
-    kill(pid, SIGINT);
-    int rc = finish(pid);
+    /* interrupt as soon as the first periodic checkpoint exists */
     snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    int status, rc = -1;
+    for (;;) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
+        if (access(path, F_OK) == 0) {
+            kill(pid, SIGINT);
+            rc = finish(pid);
+            break;
+        }
+        usleep(2000);
+    }
     if (rc == 0 || access(path, F_OK) != 0) cr_skip_test("the run ended before the signal");
     snprintf(cmd, sizeof cmd,
              "BFC_BLAS_AUTOFIX=0 %s train --d 8 --n 2048 --n-test 1000 --n-ref 5000 --steps 1500 "
