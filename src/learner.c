@@ -10,6 +10,22 @@
 
 #include "rng.h"
 
+/* Parameters and workspace in one precision (bmax rows). In double, theta aliases the
+ * learner's parameters and grad is unused; in single, theta, grad and R are float copies. */
+#define LEARNER_WS(real)                                                                         \
+    struct {                                                                                     \
+        real *theta, *grad;                                                                      \
+        real *R[BFC_MAX_L + 1];              /* p_l × k_l, fixed */                               \
+        real *h[BFC_MAX_L + 1], *dh[BFC_MAX_L + 1];                                              \
+        real *P[BFC_MAX_L + 1];              /* B × H (h Q) or B × m (F, clamp path) */           \
+        real *S[BFC_MAX_L + 1], *dS[BFC_MAX_L + 1];                                              \
+        real *U[BFC_MAX_L + 1];              /* B × p: R S before clamping */                     \
+        real *Q[BFC_MAX_L + 1], *D[BFC_MAX_L + 1], *M[BFC_MAX_L + 1]; /* H × H */                \
+        real *f[BFC_MAX_L + 1];              /* B: ‖F_l‖² */                                      \
+        real *scratch;                       /* B × max(H, m) */                                  \
+        real *e;                             /* B: d objective / d out */                         \
+    }
+
 struct bfc_learner {
     bfc_learner_config cfg;
     int d, L, task, bmax;
@@ -23,18 +39,12 @@ struct bfc_learner {
     size_t off[BFC_MAX_L + 2];             /* off[l]: start of layer l's block; off[L+1] = end */
     size_t offK[BFC_MAX_L + 1];            /* start of K_l */
     size_t n_params;
-    double *theta;
-    double *R[BFC_MAX_L + 1];              /* p_l × k_l, fixed */
-    /* workspace (bmax rows) */
-    double *h[BFC_MAX_L + 1], *dh[BFC_MAX_L + 1];
-    double *P[BFC_MAX_L + 1];              /* B × H (h Q) or B × m (F, clamp path) */
-    double *S[BFC_MAX_L + 1], *dS[BFC_MAX_L + 1];
-    double *U[BFC_MAX_L + 1];              /* B × p: R S before clamping */
-    double *Q[BFC_MAX_L + 1], *D[BFC_MAX_L + 1], *M[BFC_MAX_L + 1]; /* H × H */
-    double *f[BFC_MAX_L + 1];              /* B: ‖F_l‖² */
-    double *scratch;                       /* B × max(H, m) */
-    double *out, *e;                       /* B */
-    void *block;                           /* the one workspace allocation */
+    double *theta;                         /* the parameters (master copy in single precision) */
+    double *out;                           /* bmax: F(x) of the last forward */
+    LEARNER_WS(double) wd;                 /* double: always (output_grad, features) */
+    LEARNER_WS(float) wf;                  /* single precision only (wf.theta = NULL otherwise) */
+    double *block_d;                       /* the workspace allocations */
+    float *block_f;
 };
 
 void bfc_learner_defaults(bfc_learner_config *c)
@@ -46,7 +56,21 @@ void bfc_learner_defaults(bfc_learner_config *c)
     c->lambda_tie = 1.0;
     c->lambda_wd = 0.0;
     c->clamp = 0.0;
+    c->precision = BFC_PRECISION_DOUBLE;
     c->seed = 0;
+}
+
+int bfc_precision_parse(const char *s, int *precision)
+{
+    if (!strcmp(s, "double")) *precision = BFC_PRECISION_DOUBLE;
+    else if (!strcmp(s, "single")) *precision = BFC_PRECISION_SINGLE;
+    else return bfc_fail(BFC_EINVAL, "--precision must be single or double (got '%s')", s);
+    return BFC_OK;
+}
+
+const char *bfc_precision_name(int precision)
+{
+    return precision == BFC_PRECISION_SINGLE ? "single" : "double";
 }
 
 int bfc_learner_dim_h(const bfc_learner *lr, int l) { return lr->H[l]; }
@@ -61,7 +85,8 @@ double *bfc_learner_K(bfc_learner *lr, int l)
 {
     return l < lr->L ? lr->theta + lr->offK[l] : NULL;
 }
-const double *bfc_learner_R(const bfc_learner *lr, int l) { return lr->R[l]; }
+const double *bfc_learner_R(const bfc_learner *lr, int l) { return lr->wd.R[l]; }
+int bfc_learner_precision(const bfc_learner *lr) { return lr->cfg.precision; }
 
 void bfc_learner_slice(const bfc_learner *lr, int lo, int top, size_t *off, size_t *len)
 {
@@ -81,10 +106,50 @@ void bfc_learner_free(bfc_learner *lr)
 {
     if (!lr) return;
     bfc_free(lr->theta);
-    for (int l = 0; l <= BFC_MAX_L; l++) bfc_free(lr->R[l]);
-    bfc_free(lr->block);
+    bfc_free(lr->out);
+    for (int l = 0; l <= BFC_MAX_L; l++) bfc_free(lr->wd.R[l]);
+    bfc_free(lr->block_d);
+    bfc_free(lr->block_f);
     free(lr);
 }
+
+/* ---- the arithmetic, once per precision (learner_impl.h) ------------------------------ */
+
+#define REAL double
+#define FN(name) name##_d
+#define WS wd
+#define GEMM cblas_dgemm
+#define SYRK cblas_dsyrk
+#define SYMM cblas_dsymm
+#define DOT cblas_ddot
+#define AXPY cblas_daxpy
+#include "learner_impl.h"
+#undef REAL
+#undef FN
+#undef WS
+#undef GEMM
+#undef SYRK
+#undef SYMM
+#undef DOT
+#undef AXPY
+
+#define REAL float
+#define FN(name) name##_f
+#define WS wf
+#define GEMM cblas_sgemm
+#define SYRK cblas_ssyrk
+#define SYMM cblas_ssymm
+#define DOT cblas_sdot
+#define AXPY cblas_saxpy
+#include "learner_impl.h"
+#undef REAL
+#undef FN
+#undef WS
+#undef GEMM
+#undef SYRK
+#undef SYMM
+#undef DOT
+#undef AXPY
 
 bfc_learner *bfc_learner_new(const bfc_target_config *tc, const bfc_learner_config *lc, int bmax,
                              int *status)
@@ -112,6 +177,10 @@ bfc_learner *bfc_learner_new(const bfc_target_config *tc, const bfc_learner_conf
         !(lc->clamp >= 0) || !isfinite(lc->init_scale + lc->lambda_tie + lc->lambda_wd + lc->clamp)) {
         *status = bfc_fail(BFC_EINVAL, "--init-scale must be > 0 and --lambda-tie, --lambda-wd, "
                                        "--clamp >= 0 and finite");
+        return NULL;
+    }
+    if (lc->precision != BFC_PRECISION_DOUBLE && lc->precision != BFC_PRECISION_SINGLE) {
+        *status = bfc_fail(BFC_EINVAL, "--precision must be single or double");
         return NULL;
     }
     bfc_learner *lr = calloc(1, sizeof *lr);
@@ -151,54 +220,33 @@ bfc_learner *bfc_learner_new(const bfc_target_config *tc, const bfc_learner_conf
     lr->theta = bfc_alloc_d(off);
     if (!lr->theta) goto oom;
 
-    /* workspace: one block */
-    size_t need = 0, Bs = (size_t)bmax;
-    int wmax = 1;
-    for (int l = 2; l <= c.L; l++) {
-        size_t H = (size_t)lr->H[l];
-        need += 3 * Bs * H + Bs * (size_t)(lr->m[l] > lr->H[l] ? lr->m[l] : lr->H[l]);
-        need += 2 * Bs * (size_t)c.k[l] + Bs * (size_t)lr->p[l] + 3 * H * H + Bs;
-        if (lr->H[l] > wmax) wmax = lr->H[l];
-        if (lr->m[l] > wmax) wmax = lr->m[l];
+    /* workspace: one block per precision (single: also the float copies of θ and R) */
+    lr->out = bfc_alloc_d((size_t)bmax);
+    lr->block_d = bfc_alloc_d(ws_carve_d(lr, NULL, 0));
+    if (!lr->out || !lr->block_d) goto oom;
+    ws_carve_d(lr, lr->block_d, 0);
+    lr->wd.theta = lr->theta;
+    if (lc->precision == BFC_PRECISION_SINGLE) {
+        /* bfc_alloc_d gives zeroed, 64-byte-aligned memory: as floats, twice as many */
+        lr->block_f = (float *)bfc_alloc_d((ws_carve_f(lr, NULL, 1) + 1) / 2);
+        if (!lr->block_f) goto oom;
+        ws_carve_f(lr, lr->block_f, 1);
     }
-    need += Bs * (size_t)wmax + 2 * Bs;
-    double *w = bfc_alloc_d(need + 64 * (size_t)(8 * c.L + 8));
-    if (!w) goto oom;
-    lr->block = w;
-#define TAKE(ptr, count)                                                                         \
-    do {                                                                                         \
-        (ptr) = w;                                                                               \
-        w += (((size_t)(count)) + 7u) & ~(size_t)7u;                                             \
-    } while (0)
-    for (int l = 2; l <= c.L; l++) {
-        size_t H = (size_t)lr->H[l];
-        TAKE(lr->h[l], Bs * H);
-        TAKE(lr->dh[l], Bs * H);
-        TAKE(lr->P[l], Bs * (size_t)(lr->m[l] > lr->H[l] ? lr->m[l] : lr->H[l]));
-        TAKE(lr->S[l], Bs * (size_t)c.k[l]);
-        TAKE(lr->dS[l], Bs * (size_t)c.k[l]);
-        TAKE(lr->U[l], Bs * (size_t)lr->p[l]);
-        TAKE(lr->Q[l], H * H);
-        TAKE(lr->D[l], H * H);
-        TAKE(lr->M[l], H * H);
-        TAKE(lr->f[l], Bs);
-    }
-    TAKE(lr->scratch, Bs * (size_t)wmax);
-    TAKE(lr->out, Bs);
-    TAKE(lr->e, Bs);
-#undef TAKE
 
     /* initialisation: fixed maps R_l first, then W_l, K_l, from the INIT stream */
     gsl_rng *r = bfc_rng_new(lc->seed, BFC_STREAM_INIT);
     if (!r) goto oom;
     for (int l = 2; l < c.L; l++) {
         if (!lr->p[l]) continue;
-        lr->R[l] = bfc_alloc_d((size_t)lr->p[l] * c.k[l]);
-        if (!lr->R[l]) {
+        lr->wd.R[l] = bfc_alloc_d((size_t)lr->p[l] * c.k[l]);
+        if (!lr->wd.R[l]) {
             gsl_rng_free(r);
             goto oom;
         }
-        bfc_rng_normal(r, lr->R[l], (size_t)lr->p[l] * c.k[l], 1.0 / sqrt((double)c.k[l]));
+        bfc_rng_normal(r, lr->wd.R[l], (size_t)lr->p[l] * c.k[l], 1.0 / sqrt((double)c.k[l]));
+        if (lr->wf.R[l])
+            for (size_t i = 0; i < (size_t)lr->p[l] * c.k[l]; i++)
+                lr->wf.R[l][i] = (float)lr->wd.R[l][i];
     }
     for (int l = 2; l <= c.L; l++) {
         double sd = lc->init_scale / sqrt((double)lr->H[l]);
@@ -213,114 +261,35 @@ oom:
     return NULL;
 }
 
-/* ---- elementwise pieces -------------------------------------------------------------- */
+/* ---- the public entry points: double, or single with conversions at entry and exit ---- */
 
-/* σ with the optional clamp: value of σ(clamp(u)) and its derivative 2·clamp(u)·[|u| < B]. */
-static inline double clampv(double u, double B)
-{
-    return B > 0 ? (u > B ? B : (u < -B ? -B : u)) : u;
-}
-static inline double dsq_clamped(double u, double B)
-{
-    return (B > 0 && (u >= B || u <= -B)) ? 0.0 : 2.0 * u;
-}
+static int single(const bfc_learner *lr) { return lr->wf.theta != NULL; }
 
-/* Build h_l (B × H) from x and the lower layers' U (already computed). */
-static void build_h(bfc_learner *lr, const double *X, int B, int l)
+/* Float copy of the parameters that layers 2..top read (and the bias). */
+static void params_to_float(bfc_learner *lr, int top)
 {
-    int H = lr->H[l], d = lr->d;
-    double *h = lr->h[l], Bc = lr->cfg.clamp;
-    for (int b = 0; b < B; b++) {
-        double *hb = h + (size_t)b * H;
-        const double *xb = X + (size_t)b * d;
-        for (int j = 0; j < l; j++) {
-            int o = lr->seg[l][j];
-            if (o < 0) continue;
-            if (j == 0) {
-                memcpy(hb + o, xb, sizeof(double) * (size_t)d);
-            } else if (j == 1) {
-                for (int i = 0; i < d; i++) hb[o + i] = xb[i] * xb[i] - 1.0;
-            } else {
-                const double *u = lr->U[j] + (size_t)b * lr->p[j];
-                for (int i = 0; i < lr->p[j]; i++) {
-                    double z = clampv(u[i], Bc);
-                    hb[o + i] = z * z;
-                }
-            }
-        }
-        hb[H - 1] = 1.0;
-    }
-}
-
-/* S_l (B × k) = h_l K_lᵀ and U_l (B × p) = S_l R_lᵀ. */
-static void feature_forward(bfc_learner *lr, int B, int l)
-{
-    int H = lr->H[l], k = lr->k[l];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, k, H, 1.0, lr->h[l], H,
-                lr->theta + lr->offK[l], H, 0.0, lr->S[l], k);
-    if (lr->p[l])
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, lr->p[l], k, 1.0, lr->S[l], k,
-                    lr->R[l], k, 0.0, lr->U[l], lr->p[l]);
-}
-
-/* Output branch forward: f_l (B) = ‖clamp(W_l h_l)‖². Unclamped: Q_l = W_lᵀW_l,
- * P_l = h_l Q_l, f = rowwise <P_l, h_l>. Clamped: P_l = F_l = h_l W_lᵀ. */
-static void output_forward(bfc_learner *lr, int B, int l)
-{
-    int H = lr->H[l], m = lr->m[l];
-    const double *W = lr->theta + lr->off[l], *h = lr->h[l];
-    double *P = lr->P[l], *f = lr->f[l], Bc = lr->cfg.clamp;
-    if (Bc > 0) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, m, H, 1.0, h, H, W, H, 0.0, P, m);
-        for (int b = 0; b < B; b++) {
-            double s = 0.0;
-            const double *Fb = P + (size_t)b * m;
-            for (int i = 0; i < m; i++) {
-                double z = clampv(Fb[i], Bc);
-                s += z * z;
-            }
-            f[b] = s;
-        }
-    } else {
-        double *Q = lr->Q[l];
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, H, m, 1.0, W, H, 0.0, Q, H);
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < i; j++) Q[(size_t)i * H + j] = Q[(size_t)j * H + i];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0, h, H, Q, H, 0.0, P, H);
-        for (int b = 0; b < B; b++) f[b] = cblas_ddot(H, P + (size_t)b * H, 1, h + (size_t)b * H, 1);
-    }
-}
-
-/* Forward through layers 2..top. need_S_top: also compute S_top (for feature read-out).
- * with_output: accumulate out (B) = Σ α_l f_l (minus the bias for classification). */
-static void forward_rows(bfc_learner *lr, const double *X, int B, int top, int need_S_top,
-                         int with_output, double *out)
-{
-    for (int l = 2; l <= top; l++) {
-        build_h(lr, X, B, l);
-        if (l < lr->L && (l < top || need_S_top)) feature_forward(lr, B, l);
-        if (with_output) output_forward(lr, B, l);
-    }
-    if (!with_output) return;
-    double bias = lr->task == BFC_TASK_CLASSIFICATION ? lr->theta[0] : 0.0;
-    for (int b = 0; b < B; b++) {
-        double s = 0.0;
-        for (int l = 2; l <= top; l++) s += lr->alpha[l] * lr->f[l][b];
-        out[b] = s - bias;
-    }
+    lr->wf.theta[0] = (float)lr->theta[0];
+    for (size_t i = lr->off[2]; i < lr->off[top + 1]; i++) lr->wf.theta[i] = (float)lr->theta[i];
 }
 
 void bfc_learner_forward(bfc_learner *lr, const double *X, int B, int top, double *out)
 {
     BFC_ASSERT(B >= 1 && B <= lr->bmax && top >= 2 && top <= lr->L);
-    forward_rows(lr, X, B, top, 0, 1, out);
+    if (!single(lr)) {
+        forward_rows_d(lr, X, B, top, 0, 1, out);
+        return;
+    }
+    params_to_float(lr, top);
+    forward_rows_f(lr, X, B, top, 0, 1, out);
 }
 
 void bfc_learner_predict(bfc_learner *lr, const double *X, int n, int top, double *out)
 {
+    if (single(lr)) params_to_float(lr, top);
     for (int i = 0; i < n; i += lr->bmax) {
         int B = n - i < lr->bmax ? n - i : lr->bmax;
-        forward_rows(lr, X + (size_t)i * lr->d, B, top, 0, 1, out + i);
+        if (single(lr)) forward_rows_f(lr, X + (size_t)i * lr->d, B, top, 0, 1, out + i);
+        else forward_rows_d(lr, X + (size_t)i * lr->d, B, top, 0, 1, out + i);
     }
 }
 
@@ -330,194 +299,32 @@ void bfc_learner_features(bfc_learner *lr, const double *X, int n, int l, double
     int k = lr->k[l];
     for (int i = 0; i < n; i += lr->bmax) {
         int B = n - i < lr->bmax ? n - i : lr->bmax;
-        forward_rows(lr, X + (size_t)i * lr->d, B, l, 1, 0, NULL);
-        memcpy(S + (size_t)i * k, lr->S[l], sizeof(double) * (size_t)B * k);
+        forward_rows_d(lr, X + (size_t)i * lr->d, B, l, 1, 0, NULL);
+        memcpy(S + (size_t)i * k, lr->wd.S[l], sizeof(double) * (size_t)B * k);
     }
 }
-
-/* ---- backward ------------------------------------------------------------------------ */
-
-/* Tie matrix D_l = K_lᵀK_l − W_lᵀW_l (H × H, full); returns ‖D_l‖²_F. Uses Q_l = W_lᵀW_l when
- * the unclamped forward already formed it. */
-static double tie_matrix(bfc_learner *lr, int l)
-{
-    int H = lr->H[l], m = lr->m[l], k = lr->k[l];
-    const double *W = lr->theta + lr->off[l], *K = lr->theta + lr->offK[l];
-    double *D = lr->D[l];
-    if (lr->cfg.clamp > 0) {
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, H, m, -1.0, W, H, 0.0, D, H);
-    } else {
-        for (int i = 0; i < H; i++)
-            for (int j = i; j < H; j++) D[(size_t)i * H + j] = -lr->Q[l][(size_t)i * H + j];
-    }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, H, k, 1.0, K, H, 1.0, D, H);
-    double s = 0.0;
-    for (int i = 0; i < H; i++) {
-        s += D[(size_t)i * H + i] * D[(size_t)i * H + i];
-        for (int j = i + 1; j < H; j++) {
-            double v = D[(size_t)i * H + j];
-            D[(size_t)j * H + i] = v;
-            s += 2.0 * v * v;
-        }
-    }
-    return s;
-}
-
-/* Backward pass after forward_rows with e (B) = d objective / d out: gradient of the data
- * term plus (if reg) the tie and weight decay of layers lo..top into grad; returns the tie
- * and weight-decay values in *tie_out, *wd_out. */
-static void backward(bfc_learner *lr, int B, int top, int lo, int reg, double *grad,
-                     double *tie_out, double *wd_out);
 
 double bfc_learner_loss_grad(bfc_learner *lr, const double *X, const double *y, int B, int top,
                              int lo, double *grad, double parts[3])
 {
     BFC_ASSERT(B >= 1 && B <= lr->bmax && top >= 2 && top <= lr->L && lo >= 2 && lo <= top);
-    double *out = lr->out, *e = lr->e;
-    forward_rows(lr, X, B, top, 0, 1, out);
-
-    /* loss and dloss/dout */
-    double loss = 0.0;
-    if (lr->task == BFC_TASK_CLASSIFICATION) {
-        double gb = 0.0;
-        for (int b = 0; b < B; b++) {
-            double z = y[b] * out[b];
-            /* log(1 + e^{−z}) computed stably; d/dout = −y σ(−z) */
-            loss += z > 0 ? log1p(exp(-z)) : -z + log1p(exp(z));
-            double s = z > 0 ? exp(-z) / (1.0 + exp(-z)) : 1.0 / (1.0 + exp(z));
-            e[b] = -y[b] * s / B;
-            gb -= e[b];
-        }
-        grad[0] = gb;
-    } else {
-        for (int b = 0; b < B; b++) {
-            double r = out[b] - y[b];
-            loss += r * r;
-            e[b] = 2.0 * r / B;
-        }
-    }
-    loss /= B;
-    double tie = 0.0, wd = 0.0;
-    backward(lr, B, top, lo, 1, grad, &tie, &wd);
-    if (parts) {
-        parts[0] = loss;
-        parts[1] = tie;
-        parts[2] = wd;
-    }
-    return loss + tie + wd;
+    if (!single(lr)) return loss_grad_d(lr, X, y, B, top, lo, grad, parts);
+    params_to_float(lr, top);
+    const double obj = loss_grad_f(lr, X, y, B, top, lo, lr->wf.grad, parts);
+    const float *g = lr->wf.grad;
+    for (size_t i = lr->off[lo]; i < lr->off[top + 1]; i++) grad[i] = g[i];
+    if (lr->task == BFC_TASK_CLASSIFICATION) grad[0] = g[0];
+    return obj;
 }
 
 void bfc_learner_output_grad(bfc_learner *lr, const double *x, int top, int lo, double *grad)
 {
     BFC_ASSERT(top >= 2 && top <= lr->L && lo >= 2 && lo <= top);
-    forward_rows(lr, x, 1, top, 0, 1, lr->out);
-    lr->e[0] = 1.0;
+    forward_rows_d(lr, x, 1, top, 0, 1, lr->out);
+    lr->wd.e[0] = 1.0;
     double tie, wd;
-    backward(lr, 1, top, lo, 0, grad, &tie, &wd);
+    backward_d(lr, 1, top, lo, 0, grad, &tie, &wd);
     if (lr->task == BFC_TASK_CLASSIFICATION) grad[0] = -1.0;
-}
-
-static void backward(bfc_learner *lr, int B, int top, int lo, int reg, double *grad,
-                     double *tie_out, double *wd_out)
-{
-    const double lt = reg ? lr->cfg.lambda_tie : 0.0, lw = reg ? lr->cfg.lambda_wd : 0.0;
-    const double Bc = lr->cfg.clamp;
-    const double *e = lr->e;
-    for (int l = lo; l < top; l++)
-        if (lr->k[l]) memset(lr->dS[l], 0, sizeof(double) * (size_t)B * lr->k[l]);
-
-    double tie = 0.0, wd = 0.0;
-    for (int l = top; l >= lo; l--) {
-        const int H = lr->H[l], m = lr->m[l], k = lr->k[l];
-        const double *W = lr->theta + lr->off[l], *h = lr->h[l];
-        double *gW = grad + lr->off[l], *dh = lr->dh[l], *hg = lr->scratch;
-        const double a = lr->alpha[l];
-        int need_dh = 0; /* does h_l carry gradient into a trainable lower layer? */
-        for (int j = lo; j < l; j++)
-            if (j >= 2 && lr->seg[l][j] >= 0) need_dh = 1;
-        int has_tie = l < lr->L && lt > 0;
-        if (has_tie) tie += lt * tie_matrix(lr, l);
-
-        if (Bc > 0) {
-            /* dF (B × m) = 2 α e_b clamp(F) [|F| < B]; gW = dFᵀ h; dh = dF W */
-            const double *F = lr->P[l];
-            for (int b = 0; b < B; b++)
-                for (int i = 0; i < m; i++) {
-                    double u = F[(size_t)b * m + i];
-                    hg[(size_t)b * m + i] = a * e[b] * dsq_clamped(u, Bc);
-                }
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, H, B, 1.0, hg, m, h, H, 0.0,
-                        gW, H);
-            if (has_tie)
-                cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, m, H, -4.0 * lt, lr->D[l], H,
-                            W, H, 1.0, gW, H);
-            if (need_dh)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, m, 1.0, hg, m, W, H,
-                            0.0, dh, H);
-        } else {
-            /* f_l = hᵀQh: dQ = Σ_b α e_b h_b h_bᵀ; gW = W (2 dQ − 4 λ D); dh = 2 α e_b P_b */
-            for (int b = 0; b < B; b++) {
-                double s = a * e[b];
-                for (int i = 0; i < H; i++) hg[(size_t)b * H + i] = s * h[(size_t)b * H + i];
-            }
-            double *Mx = lr->M[l];
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 2.0, h, H, hg, H, 0.0,
-                        Mx, H);
-            if (has_tie) cblas_daxpy(H * H, -4.0 * lt, lr->D[l], 1, Mx, 1);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, 1.0, W, H, Mx, H, 0.0,
-                        gW, H);
-            if (need_dh) {
-                const double *P = lr->P[l];
-                for (int b = 0; b < B; b++) {
-                    double s = 2.0 * a * e[b];
-                    for (int i = 0; i < H; i++) dh[(size_t)b * H + i] = s * P[(size_t)b * H + i];
-                }
-            }
-        }
-        if (lw > 0) {
-            wd += lw * cblas_ddot(m * H, W, 1, W, 1);
-            cblas_daxpy(m * H, 2.0 * lw, W, 1, gW, 1);
-        }
-
-        if (l < lr->L) {
-            /* K_l: gK = dS_lᵀ h_l + 4 λ K_l D_l + 2 λ_wd K_l; dh += dS_l K_l */
-            const double *K = lr->theta + lr->offK[l];
-            double *gK = grad + lr->offK[l];
-            if (l < top)
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, H, B, 1.0, lr->dS[l], k, h,
-                            H, 0.0, gK, H);
-            else
-                memset(gK, 0, sizeof(double) * (size_t)k * H);
-            if (has_tie)
-                cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, k, H, 4.0 * lt, lr->D[l], H, K,
-                            H, 1.0, gK, H);
-            if (lw > 0) {
-                wd += lw * cblas_ddot(k * H, K, 1, K, 1);
-                cblas_daxpy(k * H, 2.0 * lw, K, 1, gK, 1);
-            }
-            if (need_dh && l < top)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, k, 1.0, lr->dS[l], k,
-                            K, H, 1.0, dh, H);
-        }
-
-        /* into the segments σ(R_j S_j) of h_l: dU = dh_seg ⊙ σ'(U), dS_j += dU R_j */
-        if (!need_dh) continue;
-        for (int j = lo; j < l; j++) {
-            int o = lr->seg[l][j];
-            if (j < 2 || o < 0) continue;
-            int p = lr->p[j], kj = lr->k[j];
-            const double *U = lr->U[j];
-            double *dU = lr->scratch; /* hg no longer needed */
-            for (int b = 0; b < B; b++)
-                for (int i = 0; i < p; i++)
-                    dU[(size_t)b * p + i] =
-                        dh[(size_t)b * H + o + i] * dsq_clamped(U[(size_t)b * p + i], Bc);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kj, p, 1.0, dU, p, lr->R[j],
-                        kj, 1.0, lr->dS[j], kj);
-        }
-    }
-    *tie_out = tie;
-    *wd_out = wd;
 }
 
 double bfc_learner_step_flops(const bfc_learner *lr, int B, int top, int lo)

@@ -7,7 +7,15 @@
  * computed through Q_l = W_lᵀW_l (F_l enters only as h_lᵀ Q_l h_l), which halves its flops
  * and shares Q_l with the tie; with clamping (|σ input| ≤ B) F_l is formed explicitly.
  * All parameters live in one allocation, laid out [bias | W_2 K_2 | W_3 K_3 | ... | W_L], so
- * the parameters of layers lo..top are one contiguous slice. */
+ * the parameters of layers lo..top are one contiguous slice.
+ *
+ * Precision: double by default. In single precision (config.precision) the parameters stay
+ * double (the optimiser's master copy); bfc_learner_loss_grad, _forward and _predict convert
+ * the parameters of layers 2..top to float at entry, run the same forward and backward with
+ * float arithmetic and single-precision BLAS, and return the outputs and the gradient as
+ * double (the loss and the tie and weight-decay values are summed in double). The empirical
+ * NTK rows (bfc_learner_output_grad) and the learned features (bfc_learner_features) are
+ * always computed in double. */
 #ifndef BFC_LEARNER_H
 #define BFC_LEARNER_H
 
@@ -15,6 +23,8 @@
 #include <stdint.h>
 
 #include "target.h"
+
+enum bfc_precision { BFC_PRECISION_DOUBLE = 0, BFC_PRECISION_SINGLE };
 
 typedef struct {
     int p_extra;       /* p_j = k_j(k_j+1)/2 + p_extra rows of R_j (default 2) */
@@ -24,12 +34,17 @@ typedef struct {
     double lambda_tie; /* default 1 */
     double lambda_wd;  /* default 0 */
     double clamp;      /* B > 0: every σ input of the learner clamped to ±B; 0: off */
+    int precision;     /* enum bfc_precision: BFC_PRECISION_DOUBLE (default) or _SINGLE */
     uint64_t seed;     /* initialisation seed (stream BFC_STREAM_INIT) */
 } bfc_learner_config;
 
 typedef struct bfc_learner bfc_learner;
 
 void bfc_learner_defaults(bfc_learner_config *c);
+/* Parse "single" or "double"; BFC_EINVAL with a message naming --precision otherwise. */
+int bfc_precision_parse(const char *s, int *precision);
+/* "single" or "double". */
+const char *bfc_precision_name(int precision);
 
 /* A learner for the architecture of target configuration tc (d, L, k_l, J_l, α_l, task are
  * copied), with workspace for batches of up to bmax rows. NULL with *status on failure. */
@@ -43,6 +58,7 @@ int bfc_learner_width(const bfc_learner *lr, int l);
 int bfc_learner_dim_p(const bfc_learner *lr, int l);
 int bfc_learner_L(const bfc_learner *lr);
 int bfc_learner_bmax(const bfc_learner *lr);
+int bfc_learner_precision(const bfc_learner *lr); /* enum bfc_precision */
 
 /* Parameters: one vector of n_params doubles. Views W_l (m_l × dim h_l), K_l (k_l × dim h_l,
  * NULL for l = L), bias (classification threshold, one double at offset 0), R_l (p_l × k_l,
@@ -69,12 +85,12 @@ double bfc_learner_loss_grad(bfc_learner *lr, const double *X, const double *y, 
 
 /* Per-example gradient of the output, grad (slice of layers lo..top, and the bias) =
  * ∂F(x)/∂θ for one input x (d), without the tie or weight decay: the rows of the empirical
- * neural tangent kernel. Other entries of grad are left untouched. */
+ * neural tangent kernel. Other entries of grad are left untouched. Always in double. */
 void bfc_learner_output_grad(bfc_learner *lr, const double *x, int top, int lo, double *grad);
 
 /* Predictions for n rows (any n; evaluated in chunks of bmax). */
 void bfc_learner_predict(bfc_learner *lr, const double *X, int n, int top, double *out);
-/* Learned features S_l (n × k_l) for n rows, l = 2..L−1. */
+/* Learned features S_l (n × k_l) for n rows, l = 2..L−1. Always in double. */
 void bfc_learner_features(bfc_learner *lr, const double *X, int n, int l, double *S);
 
 /* Floating-point operations of one training step (forward + backward) at batch B. */
