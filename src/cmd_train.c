@@ -112,6 +112,8 @@ static const bfc_opt train_opts[] = {
     {"width-mult", 1, "X", "output width m_l = X * dim h_l (default 2)"},
     {"p-extra", 1, "P", "rows of R_j beyond k(k+1)/2 (default 2)"},
     {"init-scale", 1, "X", "initial weights N(0, X^2/fan_in) (default 0.1)"},
+    {"precision", 1, "P", "double (default) or single (forward and backward in float; the "
+                          "optimiser state stays double)"},
     {"eval-every", 1, "N", "evaluate on the test set every N steps (default 100)"},
     {"checkpoint-every", 1, "N", "with --out: also checkpoint every N steps (default: at stage "
                                  "ends and on Ctrl-C/SIGTERM)"},
@@ -152,6 +154,7 @@ static int train_opt(void *ctx, const char *name, const char *val)
     if (!strcmp(name, "width-mult")) return bfc_parse_double("--width-mult", val, 1e-3, 64, &l->width_mult);
     if (!strcmp(name, "p-extra")) return bfc_parse_int("--p-extra", val, 0, 1000, &l->p_extra);
     if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &l->init_scale);
+    if (!strcmp(name, "precision")) return bfc_precision_parse(val, &l->precision);
     if (!strcmp(name, "checkpoint-every"))
         return bfc_parse_long("--checkpoint-every", val, 1, 1000000000L, &t->checkpoint_every);
     if (!strcmp(name, "resume")) {
@@ -236,6 +239,7 @@ static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
     bfc_jw_kv_num(j, "clamp", a->lc.clamp);
     bfc_jw_kv_num(j, "lambda_tie", a->lc.lambda_tie);
     bfc_jw_kv_num(j, "lambda_wd", a->lc.lambda_wd);
+    bfc_jw_kv_str(j, "precision", bfc_precision_name(a->lc.precision));
     bfc_jw_key(j, "m");
     {
         int ms[BFC_MAX_L];
@@ -325,6 +329,9 @@ static uint64_t config_hash(const train_args *a, const bfc_target_config *c, int
     for (int l = 2; l <= c->L; l++)
         h = (h ^ ((uint64_t)c->k[l] << 32 ^ c->J[l] ^ (uint64_t)(c->alpha[l] * 1e15))) *
             0x100000001b3ULL;
+    /* only a non-default precision enters, so double runs keep their earlier hashes */
+    if (a->lc.precision != BFC_PRECISION_DOUBLE)
+        h = (h ^ (uint64_t)(0x70726563ULL + (unsigned)a->lc.precision)) * 0x100000001b3ULL;
     return h;
 }
 
@@ -390,10 +397,11 @@ int bfc_cmd_train(int argc, char **argv)
         return 2;
     }
     char sched[32];
-    bfc_note(a.p.quiet, "bfc train: %s, d=%d L=%d n=%d seed=%llu, %zu parameters, BLAS %s x%d\n",
+    bfc_note(a.p.quiet, "bfc train: %s, d=%d L=%d n=%d seed=%llu, %zu parameters%s, BLAS %s x%d\n",
              bfc_schedule_name(a.tc.schedule, a.tc.depth, sched, sizeof sched), c->d, c->L,
-             train.n, (unsigned long long)a.p.seed, bfc_learner_nparams(lr), bfc_blas_core(),
-             bfc_blas_threads());
+             train.n, (unsigned long long)a.p.seed, bfc_learner_nparams(lr),
+             a.lc.precision == BFC_PRECISION_SINGLE ? " (single precision)" : "",
+             bfc_blas_core(), bfc_blas_threads());
 
     curve_ctx cc = {NULL, NULL, 0, c->L, "", 0};
     char path[4096];
