@@ -1,12 +1,16 @@
 /* perf_learner.c: one training step of the SPEC §2 learner (forward + backward + Adam update,
- * batch 256, one thread) through the library, side by side with the same network, loss and
- * optimiser in PyTorch (peers/torch_step.py, float64 and float32).
+ * batch 256, one thread) through the library, in double and in single precision, side by
+ * side with the same network, loss and optimiser in PyTorch (peers/torch_step.py, float64
+ * and float32).
  *
  * Before timing, both sides start from the same weights and batch (written as .npy files);
- * the peer compares its loss and gradient at those weights, its weights after one Adam step
- * and the loss and gradient there with ours, and refuses to be timed unless they agree to
- * PERF_TOL_F64 in double. Each timed sample restarts from the same weights and a fresh Adam
- * state, so both sides follow the same trajectory; samples of ours and the peer's alternate. */
+ * the peer compares its loss and gradient at those weights, its weights after one Adam step,
+ * the loss and gradient there and the loss after PERF_K_STEPS steps with ours (float64 with
+ * bfc's double, float32 with bfc's single precision), and refuses to be timed unless they
+ * agree to PERF_TOL_F64 in double, PERF_TOL_F32 in single. bfc's single precision is checked
+ * the same way against bfc's double. Each timed sample restarts from the same weights and a
+ * fresh Adam state, so both sides follow the same trajectory; samples of ours and the
+ * peer's alternate. */
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,8 +30,11 @@
  * hundred chained sums of products, so rounding gives ~1e-14 relative; 1e-10 leaves room for
  * summation order and still catches any wrong term (a wrong factor shows at O(1)). */
 #define PERF_TOL_F64 1e-10
-/* Single precision (ε_f32 ≈ 6e-8, same chains): reported, required below this. */
+/* Single precision (ε_f32 ≈ 6e-8, same chains, and Adam's steps divide by √v, so K steps
+ * carry the rounding of every earlier gradient): reported, required below this. */
 #define PERF_TOL_F32 1e-3
+/* Steps before the last loss compared. */
+#define PERF_K_STEPS 10
 
 #define BATCH 256
 #define ADAM_LR 3e-3
@@ -42,12 +49,17 @@ typedef struct {
 } lcase;
 
 /* The PyTorch variants: natural float64 and float32 (F_l = W_l h_l formed explicitly), and
- * float64 through Q_l = W_lᵀW_l as bfc computes it (same algorithm, autograd backward). */
+ * float64 through Q_l = W_lᵀW_l as bfc computes it (same algorithm, autograd backward); each
+ * is compared with bfc in the precision peer_ours (0: double, 1: single). */
 #define NPEER 3
 static const char *const peer_tag[NPEER] = {"f64", "f32", "f64q"};
 static const char *const peer_method[NPEER] = {"torch_f64", "torch_f32", "torch_f64_via_q"};
 static const char *const peer_desc[NPEER] = {"torch f64", "torch f32", "torch f64 via Q"};
 static const double peer_tol[NPEER] = {PERF_TOL_F64, PERF_TOL_F32, PERF_TOL_F64};
+static const int peer_ours[NPEER] = {0, 1, 0};
+/* bfc's two precisions */
+static const char *const ours_method[2] = {"bfc_f64", "bfc_f32"};
+static const char *const ours_desc[2] = {"bfc f64", "bfc f32"};
 
 typedef struct {
     bfc_learner *lr;
@@ -107,16 +119,49 @@ typedef struct {
     bfc_target_config tc; /* resolved */
     bfc_target *t;
     bfc_data batch;
-    stepper st;
+    stepper st[2]; /* double, single precision (same initial weights) */
 } lsetup;
+
+static void stepper_free(stepper *st)
+{
+    bfc_free(st->theta0), bfc_free(st->grad), bfc_free(st->m1), bfc_free(st->m2);
+    bfc_learner_free(st->lr);
+}
 
 static void case_free(lsetup *c)
 {
-    bfc_free(c->st.theta0), bfc_free(c->st.grad), bfc_free(c->st.m1), bfc_free(c->st.m2);
-    bfc_learner_free(c->st.lr);
+    for (int q = 0; q < 2; q++) stepper_free(&c->st[q]);
     bfc_data_free(&c->batch);
     bfc_target_free(c->t);
     memset(c, 0, sizeof *c);
+}
+
+/* A learner of the given precision on the case's batch, with its optimiser state. */
+static int stepper_new(lsetup *c, const lcase *lc, int precision, stepper *st)
+{
+    int status = 0;
+    bfc_learner_config lcfg;
+    bfc_learner_defaults(&lcfg);
+    lcfg.m = lc->m;
+    lcfg.precision = precision;
+    st->lr = bfc_learner_new(&c->tc, &lcfg, BATCH, &status);
+    if (!st->lr) return -1;
+    st->X = c->batch.X;
+    st->y = c->batch.y;
+    st->L = lc->L;
+    st->np = bfc_learner_nparams(st->lr);
+    st->theta = bfc_learner_params(st->lr);
+    bfc_learner_slice(st->lr, 2, lc->L, &st->off, &st->len);
+    st->theta0 = bfc_alloc_d(st->np);
+    st->grad = bfc_alloc_d(st->np);
+    st->m1 = bfc_alloc_d(st->np);
+    st->m2 = bfc_alloc_d(st->np);
+    if (!st->theta0 || !st->grad || !st->m1 || !st->m2) {
+        bfc_fail(BFC_ENOMEM, "out of memory");
+        return -1;
+    }
+    memcpy(st->theta0, st->theta, sizeof(double) * st->np);
+    return 0;
 }
 
 static int case_new(const lcase *lc, lsetup *c)
@@ -130,33 +175,14 @@ static int case_new(const lcase *lc, lsetup *c)
     c->tc.n_ref = 20000; /* labels only: the standardisation needs no more */
     bfc_target_resolve(&c->tc);
     int status = 0;
-    bfc_learner_config lcfg;
-    bfc_learner_defaults(&lcfg);
-    lcfg.m = lc->m;
-    stepper *st = &c->st;
     c->t = bfc_target_new(&c->tc, &status);
-    st->lr = c->t ? bfc_learner_new(&c->tc, &lcfg, BATCH, &status) : NULL;
-    if (!st->lr || bfc_data_make(c->t, BATCH, 1, BFC_STREAM_TRAIN, &c->batch)) {
+    if (!c->t || bfc_data_make(c->t, BATCH, 1, BFC_STREAM_TRAIN, &c->batch) ||
+        stepper_new(c, lc, BFC_PRECISION_DOUBLE, &c->st[0]) ||
+        stepper_new(c, lc, BFC_PRECISION_SINGLE, &c->st[1])) {
         fprintf(stderr, "perf: learner %s: %s\n", c->id, bfc_last_error());
         case_free(c);
         return -1;
     }
-    st->X = c->batch.X;
-    st->y = c->batch.y;
-    st->L = lc->L;
-    st->np = bfc_learner_nparams(st->lr);
-    st->theta = bfc_learner_params(st->lr);
-    bfc_learner_slice(st->lr, 2, lc->L, &st->off, &st->len);
-    st->theta0 = bfc_alloc_d(st->np);
-    st->grad = bfc_alloc_d(st->np);
-    st->m1 = bfc_alloc_d(st->np);
-    st->m2 = bfc_alloc_d(st->np);
-    if (!st->theta0 || !st->grad || !st->m1 || !st->m2) {
-        fprintf(stderr, "perf: learner %s: out of memory\n", c->id);
-        case_free(c);
-        return -1;
-    }
-    memcpy(st->theta0, st->theta, sizeof(double) * st->np);
     return 0;
 }
 
@@ -168,10 +194,62 @@ static int save1(const char *dir, const char *name, const double *a, size_t n0, 
     return bfc_npy_save(path, a, n1 ? 2 : 1, shape);
 }
 
-/* Files for the peer: weights, fixed maps, batch, our reference values, config.json. */
+/* bfc's reference values from θ0 in one precision: objective and gradient, weights after
+ * one Adam step, objective and gradient there, objective after PERF_K_STEPS steps. */
+typedef struct {
+    double loss0, loss1, lossk;
+    double *grad0, *theta1, *grad1; /* n_params each */
+} reference;
+
+static void reference_free(reference *ref)
+{
+    bfc_free(ref->grad0), bfc_free(ref->theta1), bfc_free(ref->grad1);
+}
+
+static int reference_compute(stepper *st, reference *ref)
+{
+    ref->grad0 = bfc_alloc_d(st->np);
+    ref->theta1 = bfc_alloc_d(st->np);
+    ref->grad1 = bfc_alloc_d(st->np);
+    if (!ref->grad0 || !ref->theta1 || !ref->grad1) return BFC_ENOMEM;
+    reset(st);
+    ref->loss0 = step(st);
+    memcpy(ref->grad0, st->grad, sizeof(double) * st->np);
+    memcpy(ref->theta1, st->theta, sizeof(double) * st->np);
+    ref->loss1 = bfc_learner_loss_grad(st->lr, st->X, st->y, BATCH, st->L, 2, st->grad, NULL);
+    memcpy(ref->grad1, st->grad, sizeof(double) * st->np);
+    reset(st);
+    for (int k = 0; k < PERF_K_STEPS; k++) step(st);
+    ref->lossk = bfc_learner_loss_grad(st->lr, st->X, st->y, BATCH, st->L, 2, st->grad, NULL);
+    reset(st); /* the files carry θ0 */
+    return BFC_OK;
+}
+
+static double rel_norm(const double *a, const double *b, size_t n)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1.0));
+}
+
+/* The largest relative difference of a to b over the values of reference. */
+static double reference_diff(const reference *a, const reference *b, size_t np)
+{
+    const double v[6] = {rel_norm(&a->loss0, &b->loss0, 1), rel_norm(a->grad0, b->grad0, np),
+                         rel_norm(a->theta1, b->theta1, np), rel_norm(&a->loss1, &b->loss1, 1),
+                         rel_norm(a->grad1, b->grad1, np), rel_norm(&a->lossk, &b->lossk, 1)};
+    double worst = 0.0;
+    for (int i = 0; i < 6; i++) worst = isnan(v[i]) || v[i] > worst ? v[i] : worst;
+    return worst;
+}
+
+/* Files for the peer: weights, fixed maps, batch, our reference values in both precisions
+ * (grad0.npy, ...: double; grad0_f32.npy, ...: single), config.json. */
 static int write_case(const char *dir, const bfc_target_config *tc, bfc_learner *lr,
-                      const double *X, const double *y, const double *grad0, double loss0,
-                      const double *theta1, const double *grad1, double loss1, size_t np)
+                      const double *X, const double *y, const reference ref[2], size_t np)
 {
     int st = bfc_mkdir_p(dir);
     const int L = tc->L;
@@ -192,9 +270,15 @@ static int write_case(const char *dir, const bfc_target_config *tc, bfc_learner 
     }
     if (!st) st = save1(dir, "X.npy", X, BATCH, (size_t)tc->d);
     if (!st) st = save1(dir, "y.npy", y, BATCH, 0);
-    if (!st) st = save1(dir, "grad0.npy", grad0, np, 0);
-    if (!st) st = save1(dir, "theta1.npy", theta1, np, 0);
-    if (!st) st = save1(dir, "grad1.npy", grad1, np, 0);
+    static const char *const sfx[2] = {"", "_f32"};
+    for (int q = 0; q < 2 && !st; q++) {
+        snprintf(name, sizeof name, "grad0%s.npy", sfx[q]);
+        st = save1(dir, name, ref[q].grad0, np, 0);
+        snprintf(name, sizeof name, "theta1%s.npy", sfx[q]);
+        if (!st) st = save1(dir, name, ref[q].theta1, np, 0);
+        snprintf(name, sizeof name, "grad1%s.npy", sfx[q]);
+        if (!st) st = save1(dir, name, ref[q].grad1, np, 0);
+    }
     if (st) return st;
 
     bfc_jw j;
@@ -229,8 +313,15 @@ static int write_case(const char *dir, const bfc_target_config *tc, bfc_learner 
     bfc_jw_kv_num(&j, "beta2", ADAM_B2);
     bfc_jw_kv_num(&j, "eps", ADAM_EPS);
     bfc_jw_kv_int(&j, "stage_steps", STAGE_STEPS);
-    bfc_jw_kv_num(&j, "loss0", loss0);
-    bfc_jw_kv_num(&j, "loss1", loss1);
+    bfc_jw_kv_int(&j, "k_steps", PERF_K_STEPS);
+    for (int q = 0; q < 2; q++) {
+        snprintf(name, sizeof name, "loss0%s", sfx[q]);
+        bfc_jw_kv_num(&j, name, ref[q].loss0);
+        snprintf(name, sizeof name, "loss1%s", sfx[q]);
+        bfc_jw_kv_num(&j, name, ref[q].loss1);
+        snprintf(name, sizeof name, "lossk%s", sfx[q]);
+        bfc_jw_kv_num(&j, name, ref[q].lossk);
+    }
     bfc_jw_kv_num(&j, "tol_f64", PERF_TOL_F64);
     bfc_jw_kv_num(&j, "tol_f32", PERF_TOL_F32);
     bfc_jw_obj_end(&j);
@@ -274,28 +365,33 @@ static void one_case(perf_run *r, const lcase *lc)
 {
     lsetup c;
     if (case_new(lc, &c)) return;
-    stepper st = c.st; /* a copy of the pointers: c owns them */
-    bfc_learner *lr = st.lr;
+    stepper st[2] = {c.st[0], c.st[1]}; /* copies of the pointers: c owns them */
+    bfc_learner *lr = st[0].lr;
+    const size_t np = st[0].np;
     const char *caseid = c.id;
     perf_progress(r, "learner %s: set-up", caseid);
-    double *grad0 = bfc_alloc_d(st.np), *theta1 = bfc_alloc_d(st.np);
-    if (!grad0 || !theta1) {
+
+    /* our references in both precisions; single precision checked against double */
+    perf_threads(1);
+    reference ref[2];
+    memset(ref, 0, sizeof ref);
+    if (reference_compute(&st[0], &ref[0]) || reference_compute(&st[1], &ref[1])) {
         fprintf(stderr, "perf: learner %s: out of memory\n", caseid);
         goto done;
     }
-
-    /* our reference: loss and gradient at θ0, one Adam step, loss and gradient at θ1 */
-    perf_threads(1);
-    reset(&st);
-    const double loss0 = step(&st);
-    memcpy(grad0, st.grad, sizeof(double) * st.np);
-    memcpy(theta1, st.theta, sizeof(double) * st.np);
-    const double loss1 = bfc_learner_loss_grad(lr, st.X, st.y, BATCH, st.L, 2, st.grad, NULL);
-    reset(&st); /* the files carry θ0 */
+    int have_ours[2] = {1, 0};
+    {
+        const double worst = reference_diff(&ref[1], &ref[0], np);
+        have_ours[1] = worst <= PERF_TOL_F32;
+        perf_row(r, 1, "learner", caseid, ours_method[1], "check_rel_diff", worst, "", 1);
+        printf("check %s bfc f32 vs bfc f64: loss, gradient, weights after one Adam step, "
+               "gradient there and loss after %d steps agree to %.2e (required <= %.0e): %s\n",
+               caseid, PERF_K_STEPS, worst, PERF_TOL_F32, have_ours[1] ? "ok" : "FAILED, not timed");
+    }
     char dir[4096], sub[96];
     snprintf(sub, sizeof sub, "learner-%s-d%d-L%d-m%d", r->label, lc->d, lc->L, lc->m);
     bfc_path_join(dir, sizeof dir, r->out_dir, sub);
-    if (write_case(dir, &c.tc, lr, st.X, st.y, grad0, loss0, theta1, st.grad, loss1, st.np)) {
+    if (write_case(dir, &c.tc, lr, st[0].X, st[0].y, ref, np)) {
         fprintf(stderr, "perf: learner %s: %s\n", caseid, bfc_last_error());
         goto done;
     }
@@ -328,10 +424,11 @@ static void one_case(perf_run *r, const lcase *lc)
                     const double worst = json_num(chk, "worst");
                     perf_row(r, 1, "learner", caseid, peer_method[q], "check_rel_diff", worst,
                              "", 1);
-                    printf("check %s %s vs bfc f64: loss, gradient, weights after one Adam step "
-                           "and gradient there agree to %.2e (required <= %.0e): %s\n",
-                           caseid, peer_desc[q], worst, peer_tol[q],
-                           ok ? "ok" : "FAILED, not timed");
+                    printf("check %s %s vs %s: loss, gradient, weights after one Adam step, "
+                           "gradient there and loss after %d steps agree to %.2e (required <= "
+                           "%.0e): %s\n",
+                           caseid, peer_desc[q], ours_desc[peer_ours[q]], PERF_K_STEPS, worst,
+                           peer_tol[q], ok ? "ok" : "FAILED, not timed");
                     have_peer[q] = ok;
                 }
                 const char *tv = bfc_json_string(bfc_json_get(ready, "torch"));
@@ -354,8 +451,12 @@ static void one_case(perf_run *r, const lcase *lc)
 
     /* warm-up and sample sizes */
     perf_threads(1);
-    int n_ours = steps_for(ours_sample(&st, 20), 0.05);
-    n_ours = steps_for(ours_sample(&st, n_ours), r->sample_s);
+    int n_ours[2] = {0, 0};
+    for (int q = 0; q < 2; q++)
+        if (have_ours[q]) {
+            n_ours[q] = steps_for(ours_sample(&st[q], 20), 0.05);
+            n_ours[q] = steps_for(ours_sample(&st[q], n_ours[q]), r->sample_s);
+        }
     int n_peer[NPEER] = {0, 0, 0};
     for (int q = 0; q < NPEER; q++)
         if (have_peer[q]) {
@@ -368,11 +469,12 @@ static void one_case(perf_run *r, const lcase *lc)
 
     /* timed samples, alternating */
     const int reps = r->reps < MAX_REPS ? r->reps : MAX_REPS;
-    double tours[MAX_REPS], tpeer[NPEER][MAX_REPS], dg[MAX_REPS];
+    double tours[2][MAX_REPS], tpeer[NPEER][MAX_REPS], dg[MAX_REPS];
     int got[NPEER] = {0, 0, 0};
     for (int s = 0; s < reps; s++) {
         dg[s] = perf_dgemm_sample(r, 1); /* the reference rate, under the same load */
-        tours[s] = ours_sample(&st, n_ours);
+        for (int q = 0; q < 2; q++)
+            if (have_ours[q]) tours[q][s] = ours_sample(&st[q], n_ours[q]);
         for (int q = 0; q < NPEER; q++) {
             if (!have_peer[q]) continue;
             const double sec = reply_num(
@@ -381,31 +483,47 @@ static void one_case(perf_run *r, const lcase *lc)
         }
     }
     perf_peer_stop(&peer);
-    const double ours = perf_median(tours, reps);
     const double flops = bfc_learner_step_flops(lr, BATCH, lc->L, 2);
-    const double gflops = flops / ours / 1e9;
-    perf_row(r, 1, "learner", caseid, "bfc_f64", "seconds_per_step", ours, "s", reps);
-    perf_row(r, 1, "learner", caseid, "bfc_f64", "flops_per_step", flops, "flop", 1);
-    perf_row(r, 1, "learner", caseid, "bfc_f64", "gflops", gflops, "GFLOP/s", reps);
-    perf_row(r, 1, "learner", caseid, "bfc_f64", "steps_per_sample", n_ours, "", 1);
+    double ours[2] = {NAN, NAN}, gflops[2] = {NAN, NAN};
+    for (int q = 0; q < 2; q++) {
+        if (!have_ours[q]) continue;
+        ours[q] = perf_median(tours[q], reps);
+        gflops[q] = flops / ours[q] / 1e9;
+        perf_row(r, 1, "learner", caseid, ours_method[q], "seconds_per_step", ours[q], "s", reps);
+        perf_row(r, 1, "learner", caseid, ours_method[q], "flops_per_step", flops, "flop", 1);
+        perf_row(r, 1, "learner", caseid, ours_method[q], "gflops", gflops[q], "GFLOP/s", reps);
+        perf_row(r, 1, "learner", caseid, ours_method[q], "steps_per_sample", n_ours[q], "", 1);
+    }
     char comparison[192], o[32], p[48], ratio[32];
-    fmt_us(o, sizeof o, ours);
+    if (have_ours[1]) {
+        perf_row(r, 1, "learner", caseid, "bfc_f32", "ratio_f64_over_f32", ours[0] / ours[1], "x",
+                 reps);
+        snprintf(comparison, sizeof comparison, "learner step %s: bfc f32 vs bfc f64", caseid);
+        fmt_us(o, sizeof o, ours[1]);
+        fmt_us(p, sizeof p, ours[0]);
+        snprintf(ratio, sizeof ratio, "%.2fx", ours[0] / ours[1]);
+        perf_table(r, comparison, o, p, ratio, r->core, 1);
+    }
     double peer_med[NPEER] = {NAN, NAN, NAN};
     for (int q = 0; q < NPEER; q++) {
-        snprintf(comparison, sizeof comparison, "learner step %s: bfc f64 vs %s", caseid,
-                 peer_desc[q]);
-        if (!got[q]) {
-            perf_table(r, comparison, o, "skipped", NULL, r->core, 1);
-            continue;
+        const int me = peer_ours[q];
+        snprintf(comparison, sizeof comparison, "learner step %s: %s vs %s", caseid,
+                 ours_desc[me], peer_desc[q]);
+        fmt_us(o, sizeof o, ours[me]);
+        if (!got[q] || !have_ours[me]) {
+            perf_table(r, comparison, have_ours[me] ? o : "skipped", got[q] ? NULL : "skipped",
+                       NULL, r->core, 1);
+            if (!got[q]) continue;
         }
         peer_med[q] = perf_median(tpeer[q], got[q]);
         const char *method = peer_method[q];
         perf_row(r, 1, "learner", caseid, method, "seconds_per_step", peer_med[q], "s", got[q]);
         perf_row(r, 1, "learner", caseid, method, "steps_per_sample", n_peer[q], "", 1);
-        perf_row(r, 1, "learner", caseid, method, "ratio_peer_over_bfc", peer_med[q] / ours, "x",
-                 got[q]);
+        if (!have_ours[me]) continue;
+        perf_row(r, 1, "learner", caseid, method, "ratio_peer_over_bfc", peer_med[q] / ours[me],
+                 "x", got[q]);
         fmt_us(p, sizeof p, peer_med[q]);
-        snprintf(ratio, sizeof ratio, "%.1fx", peer_med[q] / ours);
+        snprintf(ratio, sizeof ratio, "%.1fx", peer_med[q] / ours[me]);
         char core[160];
         snprintf(core, sizeof core, "%s%s%s", r->core, strcmp(peer_core, r->core) ? "/" : "",
                  strcmp(peer_core, r->core) ? peer_core : "");
@@ -414,27 +532,28 @@ static void one_case(perf_run *r, const lcase *lc)
     const double dgemm = perf_median(dg, reps);
     perf_row(r, 1, "learner", caseid, "openblas", "dgemm_gflops_interleaved", dgemm, "GFLOP/s",
              reps);
-    perf_row(r, 1, "learner", caseid, "bfc_f64", "fraction_of_dgemm", gflops / dgemm, "", reps);
+    perf_row(r, 1, "learner", caseid, "bfc_f64", "fraction_of_dgemm", gflops[0] / dgemm, "", reps);
     snprintf(comparison, sizeof comparison, "learner step %s: GFLOP/s vs DGEMM", caseid);
-    snprintf(o, sizeof o, "%.1f", gflops);
+    snprintf(o, sizeof o, "%.1f", gflops[0]);
     snprintf(p, sizeof p, "%.1f (DGEMM)", dgemm);
-    snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * gflops / dgemm);
+    snprintf(ratio, sizeof ratio, "%.0f%%", 100.0 * gflops[0] / dgemm);
     perf_table(r, comparison, o, p, ratio, r->core, 1);
-    perf_progress(r, "learner %s: bfc %.1f us/step (%.1f GFLOP/s), torch f64 %.1f us, f32 %.1f us, "
-                     "f64 via Q %.1f us",
-                  caseid, ours * 1e6, gflops, peer_med[0] * 1e6, peer_med[1] * 1e6,
-                  peer_med[2] * 1e6);
+    perf_progress(r, "learner %s: bfc f64 %.1f us/step (%.1f GFLOP/s), f32 %.1f us; torch f64 "
+                     "%.1f us, f32 %.1f us, f64 via Q %.1f us",
+                  caseid, ours[0] * 1e6, gflops[0], ours[1] * 1e6, peer_med[0] * 1e6,
+                  peer_med[1] * 1e6, peer_med[2] * 1e6);
 
     /* goals of the issue */
     if (lc->d == 20 && lc->L == 3 && lc->m == 0 && got[0])
-        perf_goal(r, "learner step vs torch f64, SPEC 6 size", peer_med[0] / ours, 10.0, "x");
+        perf_goal(r, "learner step vs torch f64, SPEC 6 size", peer_med[0] / ours[0], 10.0, "x");
     if (lc->d == 100 && lc->L == 3 && lc->m == 512) {
-        if (got[0]) perf_goal(r, "learner step vs torch f64, d=100 m=512", peer_med[0] / ours, 3.0, "x");
+        if (got[0])
+            perf_goal(r, "learner step vs torch f64, d=100 m=512", peer_med[0] / ours[0], 3.0, "x");
         perf_goal(r, "learner step GFLOP/s / DGEMM 1 thread, d=100 m=512",
-                  100.0 * gflops / dgemm, 40.0, "%");
+                  100.0 * gflops[0] / dgemm, 40.0, "%");
     }
 done:
-    bfc_free(grad0), bfc_free(theta1);
+    reference_free(&ref[0]), reference_free(&ref[1]);
     case_free(&c);
 }
 
@@ -448,16 +567,17 @@ void perf_learner(perf_run *r)
 }
 
 /* ---- memory: does a training step allocate? ------------------------------------------
- * Heap calls counted by the interposer of perf_alloc.c around 1000 steps (loss, gradient and
+ * In double and in single precision: heap calls counted by the interposer of perf_alloc.c around 1000 steps (loss, gradient and
  * Adam update), after a warm-up, and glibc's mallinfo2 bytes in use before and after. */
 #define ALLOC_STEPS 1000
 
-static void alloc_case(perf_run *r, const lcase *lc)
+static void alloc_case(perf_run *r, const lcase *lc, int q)
 {
     lsetup c;
     if (case_new(lc, &c)) return;
-    stepper st = c.st;
-    const char *caseid = c.id;
+    stepper st = c.st[q];
+    char caseid[80];
+    snprintf(caseid, sizeof caseid, "%s%s", c.id, q ? " f32" : "");
     perf_threads(1);
     reset(&st);
     for (int i = 0; i < 10; i++) step(&st); /* warm-up */
@@ -475,10 +595,10 @@ static void alloc_case(perf_run *r, const lcase *lc)
     const double calls = (double)(c1 - c0), ours = calls - blas;
     const double heap = (double)b.uordblks - (double)a.uordblks + (double)b.hblkhd -
                         (double)a.hblkhd;
-    perf_row(r, 1, "memory", caseid, "bfc_f64", "heap_calls_per_1000_steps", calls, "calls", 1);
-    perf_row(r, 1, "memory", caseid, "bfc_f64", "heap_calls_outside_openblas_per_1000_steps",
+    perf_row(r, 1, "memory", caseid, ours_method[q], "heap_calls_per_1000_steps", calls, "calls", 1);
+    perf_row(r, 1, "memory", caseid, ours_method[q], "heap_calls_outside_openblas_per_1000_steps",
              ours, "calls", 1);
-    perf_row(r, 1, "memory", caseid, "bfc_f64", "heap_bytes_change_1000_steps", heap, "B", 1);
+    perf_row(r, 1, "memory", caseid, ours_method[q], "heap_bytes_change_1000_steps", heap, "B", 1);
     char comparison[192], o[48], p[48];
     snprintf(comparison, sizeof comparison, "learner %s: heap calls in %d steps", caseid,
              ALLOC_STEPS);
@@ -500,5 +620,6 @@ static void alloc_case(perf_run *r, const lcase *lc)
 void perf_memory(perf_run *r)
 {
     static const lcase cases[] = {{20, 3, 0}, {100, 3, 512}};
-    for (int i = 0; i < 2; i++) alloc_case(r, &cases[i]);
+    for (int i = 0; i < 2; i++)
+        for (int q = 0; q < 2; q++) alloc_case(r, &cases[i], q);
 }

@@ -2,8 +2,9 @@
 """torch_step.py: the learner of SPEC §2 in PyTorch, the peer of bench/perf_learner.c.
 
 Started by bfc_perf with --dir DIR holding config.json, the initial weights W_l.npy, K_l.npy,
-the fixed maps R_l.npy, the batch X.npy, y.npy and bfc's reference values (grad0.npy,
-theta1.npy, grad1.npy, loss0/loss1 in config.json). It builds the same network, loss and
+the fixed maps R_l.npy, the batch X.npy, y.npy and bfc's reference values in double
+(grad0.npy, theta1.npy, grad1.npy, loss0/loss1/lossk in config.json) and in single precision
+(the same names with _f32). It builds the same network, loss and
 Adam optimiser, written the way a PyTorch user would write them (F_l = W_l h_l formed
 explicitly, autograd for the backward, torch.optim.Adam with the cosine learning rate set
 per step), in float64 and float32, on one thread; and a float64 variant that computes the
@@ -12,9 +13,11 @@ autograd for the rest: the same algorithm, to tell algorithm from implementation
 
 Protocol (one line in, one JSON line out):
   start        -> {"status": "ok"|"skip", "reason", "torch", "numpy", "blas", "check"}
-                  check.f64 / .f32 / .f64q: relative differences to bfc of the objective and
-                  gradient at the initial weights, the weights after one Adam step, and the
-                  objective and gradient there; "worst" and "ok" (worst <= tolerance).
+                  check.f64 / .f32 / .f64q: relative differences to bfc (f64 and f64q to bfc's
+                  double, f32 to bfc's single precision) of the objective and gradient at the
+                  initial weights, the weights after one Adam step, the objective and
+                  gradient there, and the objective after k_steps steps; "worst" and "ok"
+                  (worst <= tolerance).
   warm P S     -> {"per_step": seconds}  steps of variant P (f64|f32|f64q) for about S seconds
   time P N     -> {"seconds": s}         N steps from the initial weights, fresh Adam state
   quit
@@ -149,9 +152,9 @@ def rel(a, b):
     return float(np.linalg.norm(a - b) / (nb if nb > 0 else 1.0))
 
 
-def check(net, d, cfg, tol):
+def check(net, d, cfg, tol, sfx):
     """Objective and gradient at theta0, weights after one Adam step, objective and gradient
-    there, against bfc's values."""
+    there, objective after k_steps steps, against bfc's values (file and key suffix sfx)."""
     net.reset()
     c = cfg
     for g in net.opt.param_groups:
@@ -166,12 +169,19 @@ def check(net, d, cfg, tol):
     obj1 = net.objective()
     obj1.backward()
     grad1 = net.flat(True)
+    net.reset()
+    for s in range(c["k_steps"]):
+        net.step(s)
+    with torch.no_grad():
+        objk = net.objective()
+    ref = lambda name: np.load(os.path.join(d, f"{name}{sfx}.npy"))
     out = {
-        "loss0": rel(obj0.item(), c["loss0"]),
-        "grad0": rel(grad0, np.load(os.path.join(d, "grad0.npy"))),
-        "theta1": rel(theta1, np.load(os.path.join(d, "theta1.npy"))),
-        "loss1": rel(obj1.item(), c["loss1"]),
-        "grad1": rel(grad1, np.load(os.path.join(d, "grad1.npy"))),
+        "loss0": rel(obj0.item(), c["loss0" + sfx]),
+        "grad0": rel(grad0, ref("grad0")),
+        "theta1": rel(theta1, ref("theta1")),
+        "loss1": rel(obj1.item(), c["loss1" + sfx]),
+        "grad1": rel(grad1, ref("grad1")),
+        "lossk": rel(objk.item(), c["lossk" + sfx]),
     }
     out["worst"] = max(out.values())
     out["ok"] = bool(out["worst"] <= tol)
@@ -189,9 +199,9 @@ def main(argv):
         cfg = json.load(f)
     nets = {"f64": Net(cfg, d, torch.float64), "f32": Net(cfg, d, torch.float32),
             "f64q": Net(cfg, d, torch.float64, via_q=True)}
-    checks = {"f64": check(nets["f64"], d, cfg, cfg["tol_f64"]),
-              "f32": check(nets["f32"], d, cfg, cfg["tol_f32"]),
-              "f64q": check(nets["f64q"], d, cfg, cfg["tol_f64"])}
+    checks = {"f64": check(nets["f64"], d, cfg, cfg["tol_f64"], ""),
+              "f32": check(nets["f32"], d, cfg, cfg["tol_f32"], "_f32"),
+              "f64q": check(nets["f64q"], d, cfg, cfg["tol_f64"], "")}
     reply({"status": "ok", "torch": torch.__version__, "numpy": np.__version__,
            "threads": torch.get_num_threads(), "blas": blas_info(), "check": checks})
     for line in sys.stdin:
