@@ -195,9 +195,11 @@ static int selects(const char *want, const char *id)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bfc_check ID|all [--size fast|full] [--seeds N] [--out DIR] [--threads N]\n"
+            "usage: bfc_check ID[,ID...]|all [--size fast|full] [--seeds N] [--out DIR]\n"
+            "                 [--threads N]\n"
             "       bfc_check --list\n"
-            "  ID        a claim (C1, C9, ...) or one check (C9a); 'all' runs every check\n"
+            "  ID        a claim (C1, C9, ...) or one check (C9a); several separated by commas\n"
+            "            run in the order of --list; 'all' runs every check\n"
             "  --size    fast (default; the ctest size) or full (the benchmark size)\n"
             "  --seeds   number of seeds, at least 3 (default: fast 3, full 5)\n"
             "  --out     write checks.csv, verdicts.csv and checks.json in DIR\n"
@@ -280,15 +282,37 @@ int main(int argc, char **argv)
     ctx.nseeds = seeds ? seeds : (ctx.size == BFC_CHECK_FULL ? 5 : 3);
     openblas_set_num_threads(threads);
 
-    const bfc_check *run[MAX_RUN];
-    int n_run = 0;
-    for (int f = 0; bfc_check_registry[f]; f++)
-        for (const bfc_check *c = bfc_check_registry[f]; c->id; c++)
-            if (selects(want, c->id) && n_run < MAX_RUN) run[n_run++] = c;
-    if (!n_run) {
-        fprintf(stderr, "bfc_check: no check matches '%s'; bfc_check --list shows them\n", want);
-        return 2;
+    /* the selection: IDs separated by commas, each of which must match some check; the
+     * checks run in registry order, each once */
+    char toks[16][64];
+    int n_tok = 0;
+    for (const char *tok = want;;) {
+        size_t len = strcspn(tok, ",");
+        if (len == 0 || len >= sizeof toks[0] || n_tok == 16) {
+            fprintf(stderr, "bfc_check: bad selection '%s': up to 16 IDs separated by single "
+                            "commas, e.g. C1,C9a\n", want);
+            return 2;
+        }
+        memcpy(toks[n_tok], tok, len);
+        toks[n_tok++][len] = '\0';
+        if (!tok[len]) break;
+        tok += len + 1;
     }
+    const bfc_check *run[MAX_RUN];
+    int n_run = 0, matched[16] = {0};
+    for (int f = 0; bfc_check_registry[f]; f++)
+        for (const bfc_check *c = bfc_check_registry[f]; c->id; c++) {
+            int sel = 0;
+            for (int t = 0; t < n_tok; t++)
+                if (selects(toks[t], c->id)) sel = matched[t] = 1;
+            if (sel && n_run < MAX_RUN) run[n_run++] = c;
+        }
+    for (int t = 0; t < n_tok; t++)
+        if (!matched[t]) {
+            fprintf(stderr, "bfc_check: no check matches '%s'; bfc_check --list shows them\n",
+                    toks[t]);
+            return 2;
+        }
 
     char csv_path[4096], ver_path[4096], json_path[4096];
     if (out_dir) {
