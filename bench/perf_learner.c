@@ -386,7 +386,8 @@ static void one_case(perf_run *r, const lcase *lc)
         perf_row(r, 1, "learner", caseid, ours_method[1], "check_rel_diff", worst, "", 1);
         printf("check %s bfc f32 vs bfc f64: loss, gradient, weights after one Adam step, "
                "gradient there and loss after %d steps agree to %.2e (required <= %.0e): %s\n",
-               caseid, PERF_K_STEPS, worst, PERF_TOL_F32, have_ours[1] ? "ok" : "FAILED, not timed");
+               caseid, PERF_K_STEPS, worst, PERF_TOL_F32,
+               have_ours[1] ? "ok" : "FAILED, not timed");
     }
     char dir[4096], sub[96];
     snprintf(sub, sizeof sub, "learner-%s-d%d-L%d-m%d", r->label, lc->d, lc->L, lc->m);
@@ -567,8 +568,9 @@ void perf_learner(perf_run *r)
 }
 
 /* ---- memory: does a training step allocate? ------------------------------------------
- * In double and in single precision: heap calls counted by the interposer of perf_alloc.c around 1000 steps (loss, gradient and
- * Adam update), after a warm-up, and glibc's mallinfo2 bytes in use before and after. */
+ * In double and in single precision: heap calls counted by the interposer of perf_alloc.c
+ * around 1000 steps (loss, gradient and Adam update), after a warm-up, and glibc's mallinfo2
+ * bytes in use before and after. */
 #define ALLOC_STEPS 1000
 
 static void alloc_case(perf_run *r, const lcase *lc, int q)
@@ -595,7 +597,8 @@ static void alloc_case(perf_run *r, const lcase *lc, int q)
     const double calls = (double)(c1 - c0), ours = calls - blas;
     const double heap = (double)b.uordblks - (double)a.uordblks + (double)b.hblkhd -
                         (double)a.hblkhd;
-    perf_row(r, 1, "memory", caseid, ours_method[q], "heap_calls_per_1000_steps", calls, "calls", 1);
+    perf_row(r, 1, "memory", caseid, ours_method[q], "heap_calls_per_1000_steps", calls, "calls",
+             1);
     perf_row(r, 1, "memory", caseid, ours_method[q], "heap_calls_outside_openblas_per_1000_steps",
              ours, "calls", 1);
     perf_row(r, 1, "memory", caseid, ours_method[q], "heap_bytes_change_1000_steps", heap, "B", 1);

@@ -71,7 +71,8 @@ static double rel_diff(const double *a, const double *b, size_t n)
 static void compare(const case_t *cs, int top, int lo)
 {
     bfc_target_config tc;
-    bfc_learner *ld = make(cs, BFC_PRECISION_DOUBLE, &tc), *ls = make(cs, BFC_PRECISION_SINGLE, &tc);
+    bfc_learner *ld = make(cs, BFC_PRECISION_DOUBLE, &tc);
+    bfc_learner *ls = make(cs, BFC_PRECISION_SINGLE, &tc);
     const size_t np = bfc_learner_nparams(ld);
     cr_assert_eq(memcmp(bfc_learner_params(ld), bfc_learner_params(ls), np * sizeof(double)), 0,
                  "the precision must not change the initialisation");
