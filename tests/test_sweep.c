@@ -331,3 +331,52 @@ Test(sweep, records_a_failing_cell_and_goes_on, .init = make_scratch, .fini = re
     free(report);
     bfc_sweep_free(s);
 }
+
+/* Median of the two seeds' values of metric for method m in results.csv text. */
+static double two_seed_median(const char *csv, const char *m, const char *metric)
+{
+    double sum = 0;
+    for (int seed = 0; seed < 2; seed++) {
+        char key[128];
+        snprintf(key, sizeof key, "\n%s,T,64,%d,%s,", m, seed, metric);
+        const char *p = strstr(csv, key);
+        cr_assert_not_null(p, "no %s in results.csv", key + 1);
+        sum += strtod(p + strlen(key), NULL);
+    }
+    return sum / 2;
+}
+
+Test(sweep, report_gives_c3_and_its_ratio_on_the_bulk_error, .init = make_scratch,
+     .fini = remove_scratch)
+{
+    if (!have_bfc()) cr_skip_test("bfc not built");
+    bfc_sweep *s = tiny("\"methods\": [{\"name\": \"e2e\", \"command\": \"train\", \"args\": "
+                        "{\"steps\": 40, \"batch\": 32}}, {\"name\": \"lw\", \"command\": "
+                        "\"train\", \"args\": {\"schedule\": \"layerwise\", \"steps\": 40, "
+                        "\"batch\": 32}}]");
+    char *out = in_scratch("out", NULL);
+    bfc_sweep_run_opts o = {BFC, out, 2, 1, -1, NULL};
+    bfc_sweep_summary sum;
+    cr_assert_eq(bfc_sweep_run(s, &o, &sum), BFC_OK, "%s", bfc_last_error());
+    cr_assert_eq(sum.ok, 4, "%d failed", sum.failed);
+    cr_assert_eq(bfc_sweep_write_results(s, out, &sum), BFC_OK, "%s", bfc_last_error());
+    char *csv = bfc_read_file(in_scratch("out", "results.csv"), NULL);
+    cr_assert_not_null(csv);
+    double plain = two_seed_median(csv, "lw", "test_error") /
+                   two_seed_median(csv, "e2e", "test_error");
+    double bulk = two_seed_median(csv, "lw", "test_error_bulk") /
+                  two_seed_median(csv, "e2e", "test_error_bulk");
+    free(csv);
+    char *report = bfc_read_file(in_scratch("out", "REPORT.md"), NULL);
+    cr_assert_not_null(report);
+    const char *c3 = strstr(report, "- **C3** layerwise median error >= 3x e2e's");
+    cr_assert_not_null(c3, "%s", report);
+    char want[128];
+    snprintf(want, sizeof want, "ratios n=64: %.3g)", plain);
+    cr_expect_not_null(strstr(c3, want), "want '%s' in %.400s", want, c3);
+    snprintf(want, sizeof want, "(central 99.9%% of G*; ours, reported, not judged): n=64: %.3g\n",
+             bulk);
+    cr_expect_not_null(strstr(c3, want), "want '%s' in %.600s", want, c3);
+    free(report);
+    bfc_sweep_free(s);
+}
