@@ -27,8 +27,9 @@ test-check: build
 	cd $(BUILD) && ctest --output-on-failure -L check
 
 # The head-to-head sweep (bench/configs/default.json) with figures and REPORT.md in
-# results/bench-<UTC time>; bench-quick runs its small subset. BENCH_CHECKS=1 adds the claim
-# checks' verdicts; plots redraws the figures and report of RESULTS (default: the newest).
+# results/bench-<UTC time>, then the claim checks at full size (BENCH_CHECKS=0 skips them);
+# bench-quick runs the sweep's small subset only; plots redraws the figures and report of
+# RESULTS (default: the newest).
 bench: build
 	scripts/bench.sh $(BUILD)
 
