@@ -119,8 +119,11 @@ static void FN(output_forward)(bfc_learner *lr, int B, int l)
             f[b] = s;
         }
     } else {
+        /* Q by GEMM, not SYRK: at these sizes OpenBLAS's SYRK (packing, triangle blocks) takes
+         * twice as long as the small-matrix GEMM for twice the flops; the upper triangle is
+         * mirrored so Q is exactly symmetric */
         REAL *Q = lr->WS.Q[l];
-        SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, 1.0, W, H, 0.0, Q, H);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, m, 1.0, W, H, W, H, 0.0, Q, H);
         for (int i = 0; i < H; i++)
             for (int j = 0; j < i; j++) Q[(size_t)i * H + j] = Q[(size_t)j * H + i];
         GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0, h, H, Q, H, 0.0, P, H);
@@ -157,12 +160,12 @@ static double FN(tie_matrix)(bfc_learner *lr, int l)
     const REAL *W = lr->WS.theta + lr->off[l], *K = lr->WS.theta + lr->offK[l];
     REAL *D = lr->WS.D[l];
     if (lr->cfg.clamp > 0) {
-        SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, -1.0, W, H, 0.0, D, H);
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, m, -1.0, W, H, W, H, 0.0, D, H);
     } else {
-        for (int i = 0; i < H; i++)
-            for (int j = i; j < H; j++) D[(size_t)i * H + j] = -lr->WS.Q[l][(size_t)i * H + j];
+        const REAL *Q = lr->WS.Q[l];
+        for (size_t i = 0; i < (size_t)H * H; i++) D[i] = -Q[i];
     }
-    SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, k, 1.0, K, H, 1.0, D, H);
+    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, k, 1.0, K, H, K, H, 1.0, D, H);
     double s = 0.0;
     for (int i = 0; i < H; i++) {
         const double di = D[(size_t)i * H + i];
@@ -210,8 +213,8 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
                 }
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, m, H, B, 1.0, hg, m, h, H, 0.0, gW, H);
             if (has_tie)
-                SYMM(CblasRowMajor, CblasRight, CblasUpper, m, H, (REAL)(-4.0 * lt), lr->WS.D[l],
-                     H, W, H, 1.0, gW, H);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, (REAL)(-4.0 * lt), W, H,
+                     lr->WS.D[l], H, 1.0, gW, H);
             if (need_dh)
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, m, 1.0, hg, m, W, H, 0.0,
                      dh, H);
@@ -248,8 +251,8 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
             else
                 memset(gK, 0, sizeof(REAL) * (size_t)k * H);
             if (has_tie)
-                SYMM(CblasRowMajor, CblasRight, CblasUpper, k, H, (REAL)(4.0 * lt), lr->WS.D[l], H,
-                     K, H, 1.0, gK, H);
+                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, H, H, (REAL)(4.0 * lt), K, H,
+                     lr->WS.D[l], H, 1.0, gK, H);
             if (lw > 0) {
                 wd += lw * DOT(k * H, K, 1, K, 1);
                 AXPY(k * H, (REAL)(2.0 * lw), K, 1, gK, 1);
