@@ -215,9 +215,10 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
             if (has_tie)
                 GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, (REAL)(-4.0 * lt), W, H,
                      lr->WS.D[l], H, 1.0, gW, H);
-            if (need_dh)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, m, 1.0, hg, m, W, H, 0.0,
-                     dh, H);
+            for (int j = lo; j < l && need_dh; j++) /* dh = dF W, on the columns read below */
+                if (j >= 2 && lr->seg[l][j] >= 0)
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, lr->p[j], m, 1.0, hg, m,
+                         W + lr->seg[l][j], H, 0.0, dh + lr->seg[l][j], H);
         } else {
             /* f_l = hᵀQh: dQ = Σ_b α e_b h_b h_bᵀ; gW = W (2 dQ − 4 λ D); dh = 2 α e_b P_b */
             for (int b = 0; b < B; b++) {
@@ -228,11 +229,15 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 2.0, h, H, hg, H, 0.0, Mx, H);
             if (has_tie) AXPY(H * H, (REAL)(-4.0 * lt), lr->WS.D[l], 1, Mx, 1);
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, 1.0, W, H, Mx, H, 0.0, gW, H);
-            if (need_dh) {
-                const REAL *P = lr->WS.P[l];
+            /* dh = 2 α e_b P_b, on the columns read below (the segments σ(R_j S_j)) */
+            const REAL *P = lr->WS.P[l];
+            for (int j = lo; j < l && need_dh; j++) {
+                const int o = lr->seg[l][j], p = lr->p[j];
+                if (j < 2 || o < 0) continue;
                 for (int b = 0; b < B; b++) {
                     const REAL s = (REAL)2 * a * e[b];
-                    for (int i = 0; i < H; i++) dh[(size_t)b * H + i] = s * P[(size_t)b * H + i];
+                    for (int i = 0; i < p; i++)
+                        dh[(size_t)b * H + o + i] = s * P[(size_t)b * H + o + i];
                 }
             }
         }
@@ -257,9 +262,10 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
                 wd += lw * DOT(k * H, K, 1, K, 1);
                 AXPY(k * H, (REAL)(2.0 * lw), K, 1, gK, 1);
             }
-            if (need_dh && l < top)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, k, 1.0, lr->WS.dS[l], k, K,
-                     H, 1.0, dh, H);
+            for (int j = lo; j < l && need_dh && l < top; j++)
+                if (j >= 2 && lr->seg[l][j] >= 0)
+                    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, lr->p[j], k, 1.0,
+                         lr->WS.dS[l], k, K + lr->seg[l][j], H, 1.0, dh + lr->seg[l][j], H);
         }
 
         /* into the segments σ(R_j S_j) of h_l: dU = dh_seg ⊙ σ'(U), dS_j += dU R_j */
