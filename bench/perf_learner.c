@@ -25,6 +25,7 @@
 #include "perf.h"
 #include "rng.h"
 #include "target.h"
+#include "train.h"
 
 /* Agreement required before the double-precision peer is timed: the gradient is a few
  * hundred chained sums of products, so rounding gives ~1e-14 relative; 1e-10 leaves room for
@@ -70,21 +71,15 @@ typedef struct {
     long s; /* Adam step counter since the last reset */
 } stepper;
 
-/* The Adam update of src/train.c (no clipping), cosine decay over STAGE_STEPS. */
+/* The Adam update of src/train.c (bfc_adam_update, no clipping), cosine decay over
+ * STAGE_STEPS. */
 static void adam_update(stepper *st)
 {
     const long s = st->s % STAGE_STEPS;
     const double lrate = ADAM_LR * 0.5 * (1.0 + cos(M_PI * (double)s / (double)STAGE_STEPS));
-    const double c1 = 1.0 - pow(ADAM_B1, (double)(st->s + 1)),
-                 c2 = 1.0 - pow(ADAM_B2, (double)(st->s + 1));
-    double *theta = st->theta, *m1 = st->m1, *m2 = st->m2;
-    const double *grad = st->grad;
-    for (size_t i = st->off; i < st->off + st->len; i++) {
-        const double g = grad[i];
-        m1[i] = ADAM_B1 * m1[i] + (1.0 - ADAM_B1) * g;
-        m2[i] = ADAM_B2 * m2[i] + (1.0 - ADAM_B2) * g * g;
-        theta[i] -= lrate * (m1[i] / c1) / (sqrt(m2[i] / c2) + ADAM_EPS);
-    }
+    const size_t o = st->off;
+    bfc_adam_update(st->theta + o, st->grad + o, st->m1 + o, st->m2 + o, st->len, 1.0, lrate,
+                    ADAM_B1, ADAM_B2, ADAM_EPS, st->s + 1);
     st->s++;
 }
 

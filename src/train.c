@@ -88,6 +88,20 @@ int bfc_train_validate(const bfc_train_config *c, int L, int n_train)
     return BFC_OK;
 }
 
+void bfc_adam_update(double *restrict theta, const double *restrict grad, double *restrict m1,
+                     double *restrict m2, size_t n, double scale, double lr, double beta1,
+                     double beta2, double eps, long t)
+{
+    const double c1 = 1.0 - pow(beta1, (double)t), c2 = 1.0 - pow(beta2, (double)t);
+    const double a1 = 1.0 - beta1, a2 = 1.0 - beta2;
+    for (size_t i = 0; i < n; i++) {
+        const double g = grad[i] * scale;
+        m1[i] = beta1 * m1[i] + a1 * g;
+        m2[i] = beta2 * m2[i] + a2 * g * g;
+        theta[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + eps);
+    }
+}
+
 /* Lowest trainable layer of stage `top`. */
 static int stage_lo(const bfc_train_config *c, int top)
 {
@@ -463,14 +477,8 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
             for (int piece = 0; piece < 2; piece++) {
                 size_t a = piece == 0 ? off : 0, e = piece == 0 ? off + len : (classif ? 1 : 0);
                 if (cfg->optimizer == BFC_OPT_ADAM) {
-                    const double b1 = cfg->beta1, b2 = cfg->beta2;
-                    const double c1 = 1.0 - pow(b1, (double)(s + 1)), c2 = 1.0 - pow(b2, (double)(s + 1));
-                    for (size_t i = a; i < e; i++) {
-                        double g = grad[i] * scale;
-                        m1[i] = b1 * m1[i] + (1.0 - b1) * g;
-                        m2[i] = b2 * m2[i] + (1.0 - b2) * g * g;
-                        theta[i] -= lrate * (m1[i] / c1) / (sqrt(m2[i] / c2) + cfg->eps);
-                    }
+                    bfc_adam_update(theta + a, grad + a, m1 + a, m2 + a, e - a, scale, lrate,
+                                    cfg->beta1, cfg->beta2, cfg->eps, s + 1);
                 } else {
                     const double mu = cfg->momentum;
                     for (size_t i = a; i < e; i++) {

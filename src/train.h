@@ -80,6 +80,14 @@ typedef struct {
     char message[512];                    /* why training stopped early, or "" */
 } bfc_train_result;
 
+/* One Adam step on n parameters, t = 1, 2, ... the step since the optimiser state was reset:
+ *   g = scale·grad,  m1 ← β1 m1 + (1 − β1) g,  m2 ← β2 m2 + (1 − β2) g²,
+ *   θ ← θ − lr · (m1 / (1 − β1^t)) / (√(m2 / (1 − β2^t)) + ε).
+ * One pass over the four arrays (which must not overlap), vectorised. bfc_train's update. */
+void bfc_adam_update(double *restrict theta, const double *restrict grad, double *restrict m1,
+                     double *restrict m2, size_t n, double scale, double lr, double beta1,
+                     double beta2, double eps, long t);
+
 /* Checkpoint file format: "BFCCKPT1", configuration hash, sizes, the loop position, the
  * results so far, parameters, optimiser moments, the last evaluated parameters, the minibatch
  * permutation and the RNG state, then an FNV-1a checksum of everything before it. Resuming
