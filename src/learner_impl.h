@@ -60,32 +60,42 @@ static inline REAL FN(dsq_clamped)(REAL u, REAL B)
     return (B > 0 && (u >= B || u <= -B)) ? (REAL)0 : (REAL)2 * u;
 }
 
-/* Build h_l (B × H) from x and the lower layers' U (already computed). */
-static void FN(build_h)(bfc_learner *lr, const double *X, int B, int l)
+/* Build h_l (B × H) from x and the lower layers' U (already computed): segment by segment,
+ * each an inner loop over its columns with no branch inside (they vectorise). */
+static void FN(build_h)(bfc_learner *lr, const double *restrict X, int B, int l)
 {
     const int H = lr->H[l], d = lr->d;
     const REAL Bc = (REAL)lr->cfg.clamp;
-    REAL *h = lr->WS.h[l];
-    for (int b = 0; b < B; b++) {
-        REAL *hb = h + (size_t)b * H;
-        const double *xb = X + (size_t)b * d;
-        for (int j = 0; j < l; j++) {
-            const int o = lr->seg[l][j];
-            if (o < 0) continue;
-            if (j == 0) {
-                for (int i = 0; i < d; i++) hb[o + i] = (REAL)xb[i];
-            } else if (j == 1) {
-                for (int i = 0; i < d; i++) hb[o + i] = (REAL)(xb[i] * xb[i] - 1.0);
-            } else {
-                const REAL *u = lr->WS.U[j] + (size_t)b * lr->p[j];
-                for (int i = 0; i < lr->p[j]; i++) {
-                    const REAL z = FN(clampv)(u[i], Bc);
-                    hb[o + i] = z * z;
-                }
+    REAL *restrict h = lr->WS.h[l];
+    for (int j = 0; j < l; j++) {
+        const int o = lr->seg[l][j];
+        if (o < 0) continue;
+        if (j <= 1) {
+            for (int b = 0; b < B; b++) {
+                REAL *restrict hb = h + (size_t)b * H + o;
+                const double *restrict xb = X + (size_t)b * d;
+                if (j == 0)
+                    for (int i = 0; i < d; i++) hb[i] = (REAL)xb[i];
+                else
+                    for (int i = 0; i < d; i++) hb[i] = (REAL)(xb[i] * xb[i] - 1.0);
+            }
+        } else {
+            const int p = lr->p[j];
+            const REAL *restrict U = lr->WS.U[j];
+            for (int b = 0; b < B; b++) {
+                REAL *restrict hb = h + (size_t)b * H + o;
+                const REAL *restrict u = U + (size_t)b * p;
+                if (Bc > 0)
+                    for (int i = 0; i < p; i++) {
+                        const REAL z = u[i] > Bc ? Bc : (u[i] < -Bc ? -Bc : u[i]);
+                        hb[i] = z * z;
+                    }
+                else
+                    for (int i = 0; i < p; i++) hb[i] = u[i] * u[i];
             }
         }
-        hb[H - 1] = 1;
     }
+    for (int b = 0; b < B; b++) h[(size_t)b * H + H - 1] = 1;
 }
 
 /* S_l (B × k) = h_l K_lᵀ and U_l (B × p) = S_l R_lᵀ. */
