@@ -4,7 +4,10 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bfc.h"
 
@@ -113,36 +116,53 @@ double bfc_kernel_eval(const bfc_kernel *k, double xy, double xx, double yy, int
     }
 }
 
-/* Rows r0..r1−1 of K (n × m, leading dimension ldk) ← k(K) element-wise, K holding
- * <x_i, z_j> on entry; xx (n), zz (m) squared norms; upper: only j ≥ i (square case). */
-static void map_rows(const bfc_kernel *k, int d, double *K, size_t ldk, const double *xx,
-                     const double *zz, int r0, int r1, int m, int upper)
+/* v (len) ← (o + c·v)^p element-wise, by the same square-and-multiply as ipow (so bitwise
+ * equal to bfc_kernel_eval), one pass per bit of p over chunks small enough for L1: the
+ * loops have no data-dependent trip count and vectorise. Powers of two (the default p = 4)
+ * square in place: p = 4 is three passes over the chunk, no copy. */
+static void poly_span(double *v, int len, double o, double c, int p)
 {
-    for (int i = r0; i < r1; i++) {
-        double *row = K + (size_t)i * ldk;
-        const int j0 = upper ? i : 0;
-        const double xi = xx[i];
-        switch (k->kind) {
-        case BFC_KERNEL_POLY: {
-            const double c = k->scale, o = k->offset;
-            const int p = k->degree;
-            for (int j = j0; j < m; j++) row[j] = ipow(o + c * row[j], p);
-            break;
+    enum { CHUNK = 256 };
+    double r[CHUNK];
+    int t = 0; /* p = 2^t · q, q odd */
+    while (!((p >> t) & 1)) t++;
+    for (int j0 = 0; j0 < len; j0 += CHUNK) {
+        const int nb = len - j0 < CHUNK ? len - j0 : CHUNK;
+        double *b = v + j0;
+        for (int j = 0; j < nb; j++) b[j] = o + c * b[j];
+        for (int s = 0; s < t; s++)
+            for (int j = 0; j < nb; j++) b[j] *= b[j];
+        int q = p >> t;
+        if (q == 1) continue;
+        for (int j = 0; j < nb; j++) r[j] = b[j];
+        for (q >>= 1; q; q >>= 1) {
+            for (int j = 0; j < nb; j++) b[j] *= b[j];
+            if (q & 1)
+                for (int j = 0; j < nb; j++) r[j] *= b[j];
         }
-        case BFC_KERNEL_RBF: {
-            const double g = -1.0 / (2.0 * k->bandwidth2);
-            for (int j = j0; j < m; j++) row[j] = exp(g * sqdist(row[j], xi, zz[j]));
-            break;
-        }
-        case BFC_KERNEL_LAPLACE: {
-            const double g = 1.0 / k->bandwidth2;
-            for (int j = j0; j < m; j++) row[j] = exp(-sqrt(g * sqdist(row[j], xi, zz[j])));
-            break;
-        }
-        default:
-            for (int j = j0; j < m; j++) row[j] = bfc_kernel_eval(k, row[j], xi, zz[j], d);
-            break;
-        }
+        for (int j = 0; j < nb; j++) b[j] = r[j];
+    }
+}
+
+/* row (len) ← k(row) element-wise, row holding <x, z_j> on entry; xi = ‖x‖², zz (len) ‖z_j‖² */
+static void map_span(const bfc_kernel *k, int d, double *row, int len, double xi,
+                     const double *zz)
+{
+    switch (k->kind) {
+    case BFC_KERNEL_POLY: poly_span(row, len, k->offset, k->scale, k->degree); break;
+    case BFC_KERNEL_RBF: {
+        const double g = -1.0 / (2.0 * k->bandwidth2);
+        for (int j = 0; j < len; j++) row[j] = exp(g * sqdist(row[j], xi, zz[j]));
+        break;
+    }
+    case BFC_KERNEL_LAPLACE: {
+        const double g = 1.0 / k->bandwidth2;
+        for (int j = 0; j < len; j++) row[j] = exp(-sqrt(g * sqdist(row[j], xi, zz[j])));
+        break;
+    }
+    default:
+        for (int j = 0; j < len; j++) row[j] = bfc_kernel_eval(k, row[j], xi, zz[j], d);
+        break;
     }
 }
 
@@ -166,57 +186,158 @@ static double max_or_nan(const double *a, int n)
     return mx;
 }
 
-/* The map runs on as many threads as OpenBLAS uses (the BLAS product before it does too);
- * every entry is computed independently, so the result is bitwise the same for any count. */
-enum { MAP_MAX_THREADS = 16, MAP_MIN_ENTRIES_PER_THREAD = 1 << 18 };
+/* ------------------------------------------------------------------ tiled product + map
+ *
+ * A kernel matrix is built tile by tile: TILE_ROWS rows × tile_cols(d) columns of
+ * X Zᵀ by one DGEMM, mapped while the tile is still in cache, then (matrix-vector
+ * product) reduced against a vector, so K(X, Z) need never be formed. Each tile's product
+ * is small enough (rows · cols · d ≤ 2^18) that OpenBLAS computes it on the calling thread,
+ * and the tiles are shared out over as many threads as OpenBLAS uses (row blocks taken in
+ * turn from an atomic counter). The tiling depends on (n, m, d) only, never on the thread
+ * count, so the result is bitwise the same for any number of threads. */
+enum {
+    TILE_ROWS = 64,
+    TILE_MNK = 1 << 18, /* OpenBLAS runs a DGEMM of m·n·k ≤ 2^18 on one thread */
+    TILE_COLS_MIN = 64,
+    TILE_COLS_MAX = 1024,
+    MAP_MAX_THREADS = 16,
+    MIN_ENTRIES_PER_THREAD = 1 << 17
+};
+
+static int tile_cols(int d)
+{
+    int c = TILE_MNK / (TILE_ROWS * d);
+    if (c > TILE_COLS_MAX) c = TILE_COLS_MAX;
+    c &= ~7;
+    return c < TILE_COLS_MIN ? TILE_COLS_MIN : c;
+}
+
+typedef enum { TILED_GRAM_UPPER, TILED_MATRIX, TILED_MATVEC } tiled_what;
 
 typedef struct {
+    tiled_what what;
     const bfc_kernel *k;
-    int d;
-    double *K;
-    size_t ldk;
-    const double *xx, *zz;
-    int r0, r1, m, upper;
-} map_job;
+    int d, n, m, cols;
+    const double *X, *Z, *xx, *zz;
+    double *K;         /* GRAM_UPPER (n × n), MATRIX (n × m); row-major */
+    const double *a;   /* MATVEC: out (n) += K(X, Z) a (m) */
+    double *out;
+    double *scratch;   /* MATVEC, GRAM_UPPER: a tile (TILE_ROWS × cols) per thread */
+    atomic_int next;   /* next row block */
+    int bad;           /* a non-finite entry was seen (first: bad_i, bad_j, bad_v) */
+    int bad_i, bad_j;
+    double bad_v;
+    pthread_mutex_t lock; /* guards bad* */
+} tiled_job;
 
-static void *map_worker(void *arg)
+typedef struct {
+    tiled_job *job;
+    double *tile; /* the scratch tile of this thread */
+} tiled_arg;
+
+/* 1 if every entry of v (len) is finite: an exponent of all ones is inf or NaN; the
+ * integer OR-reduction vectorises where a loop of isfinite does not */
+static int all_finite_span(const double *v, int len)
 {
-    const map_job *j = arg;
-    map_rows(j->k, j->d, j->K, j->ldk, j->xx, j->zz, j->r0, j->r1, j->m, j->upper);
+    uint64_t any = 0;
+    for (int j = 0; j < len; j++) {
+        uint64_t u;
+        memcpy(&u, &v[j], sizeof u);
+        any |= (((u >> 52) & 0x7ff) + 1) >> 11;
+    }
+    return any == 0;
+}
+
+static void tiled_bad(tiled_job *J, int i, int j, double v)
+{
+    pthread_mutex_lock(&J->lock);
+    if (!J->bad || i < J->bad_i || (i == J->bad_i && j < J->bad_j)) {
+        J->bad = 1;
+        J->bad_i = i, J->bad_j = j, J->bad_v = v;
+    }
+    pthread_mutex_unlock(&J->lock);
+}
+
+static void *tiled_worker(void *arg)
+{
+    tiled_arg *A = arg;
+    tiled_job *J = A->job;
+    const int d = J->d, n = J->n, m = J->m;
+    const int blocks = (n + TILE_ROWS - 1) / TILE_ROWS;
+    for (;;) {
+        const int b = atomic_fetch_add(&J->next, 1);
+        if (b >= blocks) break;
+        const int i0 = b * TILE_ROWS, rb = n - i0 < TILE_ROWS ? n - i0 : TILE_ROWS;
+        const int jstart = J->what == TILED_GRAM_UPPER ? i0 : 0;
+        for (int j0 = jstart; j0 < m; j0 += J->cols) {
+            const int cb = m - j0 < J->cols ? m - j0 : J->cols;
+            /* the Gram's diagonal tile goes through the scratch: only its upper part is
+             * copied out, so nothing below the diagonal is written */
+            const int diag = J->what == TILED_GRAM_UPPER && j0 == i0;
+            double *T;
+            size_t ld;
+            if (J->what == TILED_MATVEC || diag) T = A->tile, ld = (size_t)cb;
+            else T = J->K + (size_t)i0 * (size_t)m + (size_t)j0, ld = (size_t)m;
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rb, cb, d, 1.0,
+                        J->X + (size_t)i0 * (size_t)d, d, J->Z + (size_t)j0 * (size_t)d, d, 0.0,
+                        T, (int)ld);
+            for (int r = 0; r < rb; r++) {
+                const int i = i0 + r, c0 = diag ? r : 0; /* diag: i = j0 + r */
+                double *row = T + (size_t)r * ld + c0;
+                const int len = cb - c0;
+                /* the Gram's diagonal is the norm itself: the distance of x to itself is
+                 * then exactly 0 and the diagonal is consistent with the rows */
+                if (diag) row[0] = J->xx[i];
+                map_span(J->k, d, row, len, J->xx[i], J->zz + j0 + c0);
+                if (!all_finite_span(row, len))
+                    for (int j = 0; j < len; j++)
+                        if (!isfinite(row[j])) {
+                            tiled_bad(J, i, j0 + c0 + j, row[j]);
+                            break;
+                        }
+                if (J->what == TILED_MATVEC) J->out[i] += cblas_ddot(cb, row, 1, J->a + j0, 1);
+                if (diag)
+                    memcpy(J->K + (size_t)i * (size_t)m + (size_t)i, row, sizeof(double) * (size_t)len);
+            }
+        }
+    }
     return NULL;
 }
 
-static void map_inner(const bfc_kernel *k, int d, double *K, size_t ldk, const double *xx,
-                      const double *zz, int n, int m, int upper)
+/* threads for a job of this many entries: as many as OpenBLAS uses, each with enough work */
+static int tiled_threads(double entries)
 {
-    const double total = upper ? 0.5 * (double)n * (double)(n + 1) : (double)n * (double)m;
     int T = openblas_get_num_threads();
     if (T > MAP_MAX_THREADS) T = MAP_MAX_THREADS;
-    if ((double)T * MAP_MIN_ENTRIES_PER_THREAD > total) T = (int)(total / MAP_MIN_ENTRIES_PER_THREAD);
-    if (T <= 1) {
-        map_rows(k, d, K, ldk, xx, zz, 0, n, m, upper);
-        return;
-    }
-    /* row ranges of equal work: row i holds m − i entries in the triangle, m otherwise */
-    map_job jobs[MAP_MAX_THREADS];
+    if ((double)T * MIN_ENTRIES_PER_THREAD > entries) T = (int)(entries / MIN_ENTRIES_PER_THREAD);
+    return T < 1 ? 1 : T;
+}
+
+/* Run the job on T threads (this one included; J->scratch, if any, holds T tiles);
+ * BFC_ENUMERIC at a non-finite entry. */
+static int tiled_run(tiled_job *J, int T)
+{
+    atomic_init(&J->next, 0);
+    J->bad = 0;
+    pthread_mutex_init(&J->lock, NULL);
+    tiled_arg args[MAP_MAX_THREADS];
     pthread_t tid[MAP_MAX_THREADS];
-    int started[MAP_MAX_THREADS] = {0}, r = 0;
-    double done = 0.0;
-    for (int t = 0; t < T; t++) {
-        const int r0 = r;
-        const double target = total * (t + 1) / T;
-        while (r < n && (t == T - 1 || done < target)) {
-            done += upper ? (double)(m - r) : (double)m;
-            r++;
-        }
-        jobs[t] = (map_job){k, d, K, ldk, xx, zz, r0, r, m, upper};
-    }
-    for (int t = 1; t < T; t++) started[t] = pthread_create(&tid[t], NULL, map_worker, &jobs[t]) == 0;
-    map_worker(&jobs[0]);
-    for (int t = 1; t < T; t++) {
+    int started[MAP_MAX_THREADS] = {0};
+    for (int t = 0; t < T; t++)
+        args[t] = (tiled_arg){J, J->scratch ? J->scratch + (size_t)t * TILE_ROWS * (size_t)J->cols
+                                            : NULL};
+    for (int t = 1; t < T; t++)
+        started[t] = pthread_create(&tid[t], NULL, tiled_worker, &args[t]) == 0;
+    tiled_worker(&args[0]); /* a thread that could not start leaves its blocks to the rest */
+    for (int t = 1; t < T; t++)
         if (started[t]) pthread_join(tid[t], NULL);
-        else map_worker(&jobs[t]); /* no thread to be had: do it here */
-    }
+    pthread_mutex_destroy(&J->lock);
+    if (J->bad)
+        return bfc_fail(BFC_ENUMERIC,
+                        "kernel matrix entry (%d, %d) is not finite (%g): check the inputs for "
+                        "NaN/inf and the kernel's scale",
+                        J->bad_i, J->bad_j, J->bad_v);
+    return BFC_OK;
 }
 
 /* Before any work: refuse kernels whose values would overflow on data whose largest
@@ -246,19 +367,19 @@ static int check_scale(const bfc_kernel *k, int d, double maxsq)
     return BFC_OK;
 }
 
-/* BFC_ENUMERIC at the first non-finite entry of K (n × m); upper: only j ≥ i. */
-static int check_finite(const double *K, int n, int m, int upper)
+/* norms of X (n × d) into xx and of Z (m × d) into zz (may be xx itself when Z is X), then
+ * the scale check at the largest */
+static int norms_and_scale(const bfc_kernel *k, const double *X, int n, const double *Z, int m,
+                           int d, double *xx, double *zz)
 {
-    for (int i = 0; i < n; i++) {
-        const double *row = K + (size_t)i * (size_t)m;
-        for (int j = upper ? i : 0; j < m; j++)
-            if (!isfinite(row[j]))
-                return bfc_fail(BFC_ENUMERIC,
-                                "kernel matrix entry (%d, %d) is not finite (%g): check the "
-                                "inputs for NaN/inf and the kernel's scale",
-                                i, j, row[j]);
+    squared_norms(X, n, d, xx);
+    double mx = max_or_nan(xx, n); /* fmax drops NaN: no */
+    if (zz != xx) {
+        squared_norms(Z, m, d, zz);
+        const double mz = max_or_nan(zz, m);
+        mx = isnan(mx) || isnan(mz) ? NAN : (mx > mz ? mx : mz);
     }
-    return BFC_OK;
+    return check_scale(k, d, mx);
 }
 
 int bfc_kernel_matrix(const bfc_kernel *k, const double *X, int n, const double *Z, int m,
@@ -272,18 +393,45 @@ int bfc_kernel_matrix(const bfc_kernel *k, const double *X, int n, const double 
     double *xx = bfc_alloc_d((size_t)n + (size_t)m);
     if (!xx) return bfc_fail(BFC_ENOMEM, "cannot allocate %d norms", n + m);
     double *zz = xx + n;
-    squared_norms(X, n, d, xx);
-    squared_norms(Z, m, d, zz);
-    const double mx = max_or_nan(xx, n), mz = max_or_nan(zz, m); /* fmax drops NaN: no */
-    st = check_scale(k, d, isnan(mx) || isnan(mz) ? NAN : (mx > mz ? mx : mz));
+    st = norms_and_scale(k, X, n, Z, m, d, xx, zz);
     if (!st) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, d, 1.0, X, d, Z, d, 0.0, K,
-                    m);
-        map_inner(k, d, K, (size_t)m, xx, zz, n, m, 0);
-        st = check_finite(K, n, m, 0);
+        tiled_job J = {.what = TILED_MATRIX, .k = k, .d = d, .n = n, .m = m,
+                       .cols = tile_cols(d), .X = X, .Z = Z, .xx = xx, .zz = zz, .K = K};
+        st = tiled_run(&J, tiled_threads((double)n * (double)m));
     }
     bfc_free(xx);
     return st;
+}
+
+int bfc_kernel_matvec(const bfc_kernel *k, const double *X, int n, const double *Z, int m,
+                      int d, const double *a, double *out)
+{
+    int st = bfc_kernel_validate(k, d);
+    if (st) return st;
+    if (n < 0 || m < 0) return bfc_fail(BFC_EINVAL, "matrix sizes must be >= 0 (got %d x %d)", n, m);
+    if (n == 0 || m == 0) return BFC_OK;
+    BFC_ASSERT(X && Z && a && out);
+    const int cols = tile_cols(d), T = tiled_threads((double)n * (double)m);
+    const size_t tiles = (size_t)T * TILE_ROWS * (size_t)cols;
+    double *xx = bfc_alloc_d((size_t)n + (size_t)m + tiles);
+    if (!xx) return bfc_fail(BFC_ENOMEM, "cannot allocate %d norms and the tiles", n + m);
+    double *zz = xx + n;
+    st = norms_and_scale(k, X, n, Z, m, d, xx, zz);
+    if (!st) {
+        tiled_job J = {.what = TILED_MATVEC, .k = k, .d = d, .n = n, .m = m, .cols = cols,
+                       .X = X, .Z = Z, .xx = xx, .zz = zz, .a = a, .out = out,
+                       .scratch = zz + m};
+        st = tiled_run(&J, T);
+    }
+    bfc_free(xx);
+    return st;
+}
+
+size_t bfc_kernel_matvec_bytes(int n, int m, int d)
+{
+    if (d < 1) d = 1;
+    const size_t T = (size_t)tiled_threads((double)n * (double)m);
+    return sizeof(double) * ((size_t)n + (size_t)m + T * TILE_ROWS * (size_t)tile_cols(d));
 }
 
 void bfc_kernel_mirror(double *K, int n, int upper_to_lower)
@@ -304,26 +452,29 @@ void bfc_kernel_mirror(double *K, int n, int upper_to_lower)
     }
 }
 
-int bfc_kernel_gram(const bfc_kernel *k, const double *X, int n, int d, double *K)
+int bfc_kernel_gram_upper(const bfc_kernel *k, const double *X, int n, int d, double *K)
 {
     int st = bfc_kernel_validate(k, d);
     if (st) return st;
     if (n < 0) return bfc_fail(BFC_EINVAL, "matrix size must be >= 0 (got %d)", n);
     if (n == 0) return BFC_OK;
     BFC_ASSERT(X && K);
-    double *xx = bfc_alloc_d((size_t)n);
-    if (!xx) return bfc_fail(BFC_ENOMEM, "cannot allocate %d norms", n);
-    squared_norms(X, n, d, xx);
-    st = check_scale(k, d, max_or_nan(xx, n));
+    const int cols = tile_cols(d), T = tiled_threads(0.5 * (double)n * (double)(n + 1));
+    double *xx = bfc_alloc_d((size_t)n + (size_t)T * TILE_ROWS * (size_t)cols);
+    if (!xx) return bfc_fail(BFC_ENOMEM, "cannot allocate %d norms and the tiles", n);
+    st = norms_and_scale(k, X, n, X, n, d, xx, xx);
     if (!st) {
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, d, 1.0, X, d, 0.0, K, n);
-        /* norms from the diagonal of the product itself: the distance of x to itself is
-         * then exactly 0 and the diagonal of every kernel is consistent with its rows */
-        for (int i = 0; i < n; i++) xx[i] = K[(size_t)i * (size_t)n + (size_t)i];
-        map_inner(k, d, K, (size_t)n, xx, xx, n, n, 1);
-        st = check_finite(K, n, n, 1);
-        if (!st) bfc_kernel_mirror(K, n, 1);
+        tiled_job J = {.what = TILED_GRAM_UPPER, .k = k, .d = d, .n = n, .m = n, .cols = cols,
+                       .X = X, .Z = X, .xx = xx, .zz = xx, .K = K, .scratch = xx + n};
+        st = tiled_run(&J, T);
     }
     bfc_free(xx);
+    return st;
+}
+
+int bfc_kernel_gram(const bfc_kernel *k, const double *X, int n, int d, double *K)
+{
+    const int st = bfc_kernel_gram_upper(k, X, n, d, K);
+    if (!st) bfc_kernel_mirror(K, n, 1);
     return st;
 }

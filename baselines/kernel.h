@@ -2,8 +2,8 @@
  * NTK, NNGP, or any custom function of (<x,y>, ‖x‖², ‖y‖²)), and their kernel matrices.
  *
  * Every kernel here is a function of the inner product and the two squared norms, so a
- * kernel matrix is one BLAS-3 product (DGEMM, or DSYRK for the symmetric Gram matrix)
- * followed by an element-wise map. Distances are ‖x‖² + ‖y‖² − 2<x,y>, clamped at 0.
+ * kernel matrix is a BLAS-3 product (DGEMM, tile by tile) followed by an element-wise
+ * map. Distances are ‖x‖² + ‖y‖² − 2<x,y>, clamped at 0.
  *   poly     (offset + scale·<x,y>)^p        default offset 1, scale 1/d, p = 4
  *   rbf      exp(−‖x−y‖² / (2 s²))            default s² = d
  *   laplace  exp(−‖x−y‖ / s)                  default s² = d
@@ -64,7 +64,10 @@ const char *bfc_kernel_name(const bfc_kernel *k, char *buf, size_t len);
 /* The kernel value for one pair from xy = <x,y>, xx = ‖x‖², yy = ‖y‖² (k must be valid). */
 double bfc_kernel_eval(const bfc_kernel *k, double xy, double xx, double yy, int d);
 
-/* K (n × m) = k(X_i, Z_j) for X (n × d), Z (m × d): one DGEMM, then the map.
+/* K (n × m) = k(X_i, Z_j) for X (n × d), Z (m × d), built in cache-sized tiles: a DGEMM of
+ * 16 rows × up to 1024 columns, then the map on it while it is in cache; the tiles are
+ * shared out over as many threads as OpenBLAS uses, with the same tiling for any count (the
+ * result is bitwise independent of the thread count).
  * Returns BFC_EINVAL for a bad kernel or when the values would exceed BFC_KERNEL_MAX_VALUE on
  * this data (checked before the product, at the largest norm), BFC_ENUMERIC if an entry is
  * not finite (NaN or inf in the data, or a custom kernel's), BFC_ENOMEM. Allocates n + m
@@ -72,9 +75,24 @@ double bfc_kernel_eval(const bfc_kernel *k, double xy, double xx, double yy, int
 int bfc_kernel_matrix(const bfc_kernel *k, const double *X, int n, const double *Z, int m,
                       int d, double *K);
 
-/* K (n × n) = k(X_i, X_j), symmetric with both triangles filled: DSYRK into the upper
- * triangle, the map on it, then a blocked mirror. Exactly symmetric. Errors as above;
- * allocates n doubles. */
+/* out (n) += K(X, Z) a for X (n × d), Z (m × d), a (m), without forming K(X, Z): each tile
+ * of bfc_kernel_matrix is reduced against a while it is in cache. Errors as
+ * bfc_kernel_matrix; allocates bfc_kernel_matvec_bytes(n, m, d) bytes (norms and one tile
+ * per thread). */
+int bfc_kernel_matvec(const bfc_kernel *k, const double *X, int n, const double *Z, int m,
+                      int d, const double *a, double *out);
+size_t bfc_kernel_matvec_bytes(int n, int m, int d);
+
+/* The upper triangle (j ≥ i) of K (n × n, row-major) = k(X_i, X_j), by the tiles of
+ * bfc_kernel_matrix over the upper triangle only; the diagonal inner products are the norms
+ * ‖X_i‖² themselves, so the distance of a point to itself is exactly 0. Nothing below the
+ * diagonal is read or written (the pages that hold only such entries are never touched).
+ * Row-major upper is column-major lower: LAPACK's "L" routines read it as is. Errors as
+ * bfc_kernel_matrix; allocates n doubles and one tile per thread. */
+int bfc_kernel_gram_upper(const bfc_kernel *k, const double *X, int n, int d, double *K);
+
+/* K (n × n) = k(X_i, X_j), symmetric with both triangles filled: bfc_kernel_gram_upper,
+ * then a blocked mirror. Exactly symmetric. Errors and allocations as above. */
 int bfc_kernel_gram(const bfc_kernel *k, const double *X, int n, int d, double *K);
 
 /* K (n × n, row-major): copy the strict upper triangle onto the lower one (upper_to_lower = 1)

@@ -1,5 +1,6 @@
 /* test_kernel.c: kernel configuration, validation, and kernel matrices against their formulas. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -280,5 +281,106 @@ Test(kernel, threaded_map_gives_bitwise_the_same_matrices_as_one_thread)
      * inner products are bitwise equal too and so must be the mapped entries */
     cr_expect(memcmp(G1, G2, sizeof(double) * (size_t)n * n) == 0, "Gram differs");
     cr_expect(memcmp(K1, K2, sizeof(double) * (size_t)n * m) == 0, "cross matrix differs");
+    /* the matrix-vector product too: each row's sum runs over the same tiles in order */
+    double *a = random_data(m, 1, 10), *o1 = bfc_alloc_d((size_t)n), *o2 = bfc_alloc_d((size_t)n);
+    for (int i = 0; i < n; i++) o1[i] = o2[i] = 0.25;
+    openblas_set_num_threads(1);
+    cr_assert_eq(bfc_kernel_matvec(&k, X, n, Z, m, d, a, o1), BFC_OK);
+    openblas_set_num_threads(3);
+    cr_assert_eq(bfc_kernel_matvec(&k, X, n, Z, m, d, a, o2), BFC_OK);
+    cr_expect(memcmp(o1, o2, sizeof(double) * (size_t)n) == 0, "matrix-vector product differs");
     bfc_free(X), bfc_free(Z), bfc_free(G1), bfc_free(G2), bfc_free(K1), bfc_free(K2);
+    bfc_free(a), bfc_free(o1), bfc_free(o2);
+}
+
+/* sizes that span several tiles (64 rows × 200 columns at d = 20) with ragged edges */
+#define TILED_N 150
+#define TILED_M 450
+#define TILED_D 20
+
+Test(kernel, upper_gram_writes_nothing_below_the_diagonal_and_equals_the_full_gram_above)
+{
+    const int n = TILED_M, d = TILED_D;
+    double *X = random_data(n, d, 11);
+    double *U = bfc_alloc_d((size_t)n * n), *G = bfc_alloc_d((size_t)n * n);
+    const bfc_kernel_kind kinds[] = {BFC_KERNEL_POLY, BFC_KERNEL_RBF, BFC_KERNEL_NTK};
+    for (int t = 0; t < 3; t++) {
+        bfc_kernel k;
+        bfc_kernel_defaults(&k, d);
+        k.kind = kinds[t];
+        for (int i = 0; i < n * n; i++) U[i] = NAN; /* a sentinel that must survive */
+        cr_assert_eq(bfc_kernel_gram_upper(&k, X, n, d, U), BFC_OK, "%s", bfc_last_error());
+        cr_assert_eq(bfc_kernel_gram(&k, X, n, d, G), BFC_OK, "%s", bfc_last_error());
+        int below = 0, above = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                const double u = U[i * n + j], g = G[i * n + j];
+                if (j < i) below += !isnan(u);
+                else above += memcmp(&u, &g, sizeof u) != 0;
+            }
+        cr_expect_eq(below, 0, "kind %d: %d entries below the diagonal written", (int)kinds[t], below);
+        cr_expect_eq(above, 0, "kind %d: %d entries differ from the full Gram", (int)kinds[t], above);
+    }
+    bfc_free(X), bfc_free(U), bfc_free(G);
+}
+
+Test(kernel, matrix_vector_product_equals_the_kernel_matrix_times_the_vector)
+{
+    const int n = TILED_N, m = TILED_M, d = TILED_D;
+    double *X = random_data(n, d, 12), *Z = random_data(m, d, 13), *a = random_data(m, 1, 14);
+    double *K = bfc_alloc_d((size_t)n * m), *out = bfc_alloc_d((size_t)n);
+    const bfc_kernel_kind kinds[] = {BFC_KERNEL_POLY, BFC_KERNEL_RBF, BFC_KERNEL_LAPLACE,
+                                     BFC_KERNEL_NTK, BFC_KERNEL_NNGP};
+    for (int t = 0; t < 5; t++) {
+        bfc_kernel k;
+        bfc_kernel_defaults(&k, d);
+        k.kind = kinds[t];
+        cr_assert_eq(bfc_kernel_matrix(&k, X, n, Z, m, d, K), BFC_OK, "%s", bfc_last_error());
+        for (int i = 0; i < n; i++) out[i] = -1.5; /* accumulated onto */
+        cr_assert_eq(bfc_kernel_matvec(&k, X, n, Z, m, d, a, out), BFC_OK, "%s", bfc_last_error());
+        double err = 0.0;
+        for (int i = 0; i < n; i++) {
+            double ref = -1.5, mag = 1.5;
+            for (int j = 0; j < m; j++) {
+                ref += K[(size_t)i * m + j] * a[j];
+                mag += fabs(K[(size_t)i * m + j] * a[j]);
+            }
+            /* the same entries summed in another order: rounding of the sum only */
+            err = fmax(err, fabs(out[i] - ref) / mag);
+        }
+        cr_expect(err <= 64 * DBL_EPSILON, "kind %d: error %.3g of the sum's magnitude",
+                  (int)kinds[t], err);
+    }
+    X[5] = NAN;
+    bfc_kernel k;
+    bfc_kernel_defaults(&k, d);
+    EXPECT_REFUSED(bfc_kernel_matvec(&k, X, n, Z, m, d, a, out), BFC_ENUMERIC, "non-finite");
+    bfc_free(X), bfc_free(Z), bfc_free(a), bfc_free(K), bfc_free(out);
+}
+
+Test(kernel, polynomial_entries_of_every_degree_equal_the_scalar_kernel_bitwise)
+{
+    /* inputs in steps of 1/4 with d = 1: every inner product is exact, so the vectorised
+     * powers of the tiles must reproduce bfc_kernel_eval to the last bit */
+    const int n = 70, m = 260, d = 1;
+    double *X = bfc_alloc_d((size_t)n), *Z = bfc_alloc_d((size_t)m);
+    double *K = bfc_alloc_d((size_t)n * m);
+    for (int i = 0; i < n; i++) X[i] = 0.25 * (i % 13) - 1.5;
+    for (int j = 0; j < m; j++) Z[j] = 0.25 * (j % 11) - 1.25;
+    for (int p = 1; p <= 12; p++) {
+        bfc_kernel k;
+        bfc_kernel_defaults(&k, d);
+        k.degree = p;
+        k.scale = 0.3;
+        k.offset = 0.7;
+        cr_assert_eq(bfc_kernel_matrix(&k, X, n, Z, m, d, K), BFC_OK, "%s", bfc_last_error());
+        int diff = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++) {
+                const double e = bfc_kernel_eval(&k, X[i] * Z[j], X[i] * X[i], Z[j] * Z[j], d);
+                diff += memcmp(&e, &K[(size_t)i * m + j], sizeof e) != 0;
+            }
+        cr_expect_eq(diff, 0, "degree %d: %d entries differ", p, diff);
+    }
+    bfc_free(X), bfc_free(Z), bfc_free(K);
 }
