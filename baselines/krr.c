@@ -6,9 +6,12 @@
 #include <float.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "bfc.h"
 #include "lapack.h"
@@ -93,11 +96,29 @@ static double bytes_select(const bfc_krr_config *cfg, int n, int d)
     return 8.0 * doubles + 4.0 * ints;
 }
 
+static size_t page_bytes(void)
+{
+    const long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096u;
+}
+
+/* Resident bytes of an n × n row-major matrix of which only the upper triangle is touched:
+ * row i touches 8(n − i) bytes, and the gap of 8(i + 1) bytes before the next row's
+ * diagonal frees its whole pages (on average all but one page's worth), so at most the
+ * triangle plus one page per row, and never more than the whole matrix. */
+static double bytes_square_upper(int n)
+{
+    const double nn = n, full = 8.0 * nn * nn;
+    const double upper = 8.0 * nn * (nn + 1.0) / 2.0 + nn * (double)page_bytes();
+    return upper < full ? upper : full;
+}
+
 static double bytes_fit(int n, int d)
 {
     const double nn = n;
-    /* K, the model (X copy, α), saved diagonal, norms of the Gram */
-    return 8.0 * (nn * nn + nn * (d + 3.0));
+    /* K (its upper triangle), the model (X copy, α), saved diagonal, norms of the Gram and
+     * the tiles of its product (at most 2 MiB) */
+    return bytes_square_upper(n) + 8.0 * nn * (d + 3.0) + (double)(2u << 20);
 }
 
 static size_t predict_rows(size_t block_bytes, int n, int m)
@@ -113,8 +134,10 @@ static double bytes_predict(const bfc_krr_config *cfg, int n, int m, int d)
     if (m <= 0) return 0.0;
     const size_t blk = cfg->predict_block_bytes ? cfg->predict_block_bytes
                                                 : BFC_KRR_PREDICT_BLOCK_BYTES;
-    const double rows = (double)predict_rows(blk, n, m);
-    return 8.0 * ((double)n * (d + 1.0) + rows * n + rows + n);
+    const int rows = (int)predict_rows(blk, n, m);
+    /* the model (X, α), and bfc_kernel_matvec's norms and tiles: K(test, train) is never
+     * formed */
+    return 8.0 * (double)n * (d + 1.0) + (double)bfc_kernel_matvec_bytes(rows, n, d);
 }
 
 size_t bfc_krr_memory_estimate(const bfc_krr_config *cfg, int n, int n_test, int d)
@@ -154,16 +177,26 @@ static int all_finite(const double *a, size_t n)
 }
 
 /* n × n doubles, 64-byte aligned and not zeroed (every entry is written before it is read:
- * zeroing would add a pass over the largest array); NULL on failure or overflow */
+ * zeroing would add a pass over the largest array); NULL on failure or overflow. The final
+ * fit touches only the upper triangle; transparent huge pages are declined for the matrix
+ * so that the pages below it stay untouched, whatever the system's default (the estimate
+ * counts the triangle: bytes_square_upper), and a fit never waits on the kernel compacting
+ * memory for a huge page. */
 static double *alloc_square(int n)
 {
     const size_t nn = (size_t)n * (size_t)n;
     if (n > 0 && nn / (size_t)n != (size_t)n) return NULL;
+    const size_t bytes = (nn ? nn : 1) * sizeof(double);
     void *p = NULL;
-    if (posix_memalign(&p, 64, (nn ? nn : 1) * sizeof(double)) != 0) return NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+#ifdef MADV_NOHUGEPAGE
+    /* advice on whole pages inside the block; failure is harmless */
+    const size_t pg = page_bytes(), a = ((uintptr_t)p + pg - 1) / pg * pg;
+    if ((uintptr_t)p + bytes > a + pg)
+        madvise((void *)a, ((uintptr_t)p + bytes - a) / pg * pg, MADV_NOHUGEPAGE);
+#endif
     return p;
 }
-
 
 /* ------------------------------------------------------------------ the ridge path */
 
@@ -404,8 +437,10 @@ static void centered(const double *y, int n, double mean, double *out)
     for (int i = 0; i < n; i++) out[i] = y[i] - mean;
 }
 
-/* (K + λI) α = y − ȳ on the full Gram K (n × n, both triangles), fallbacks as in krr.h.
- * diag (n) is scratch for the unshifted diagonal. */
+/* (K + λI) α = y − ȳ on the Gram K (n × n, upper triangle), fallbacks as in krr.h: each
+ * retry rebuilds the upper triangle from the model's inputs (a failed dpotrf has overwritten
+ * it; the Gram costs a few percent of the Cholesky, and keeping no copy of it keeps the fit
+ * at one n × n matrix). diag (n) is scratch for the unshifted diagonal. */
 static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, double room)
 {
     bfc_krr_report *rep = mdl->report;
@@ -427,7 +462,8 @@ static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, d
     rep->gflops_cholesky = rep->flops_cholesky / rep->seconds_cholesky / 1e9;
     for (size_t j = 0; j < sizeof krr_jitter / sizeof krr_jitter[0]; j++) {
         const double jit = krr_jitter[j] * md;
-        bfc_kernel_mirror(K, n, 0); /* dpotrf only wrote the upper triangle: restore it */
+        int st = bfc_kernel_gram_upper(&mdl->kernel, mdl->X, n, mdl->d, K);
+        if (st) return st;
         for (int i = 0; i < n; i++) K[(size_t)i * n + i] = diag[i] + ridge + jit;
         centered(y, n, mdl->y_mean, mdl->alpha);
         if (!cholesky_attempt(K, n, mdl->alpha, maxd + ridge + jit, NULL, why, sizeof why)) {
@@ -441,11 +477,12 @@ static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, d
             return BFC_OK;
         }
     }
-    bfc_kernel_mirror(K, n, 0);
+    int st = bfc_kernel_gram_upper(&mdl->kernel, mdl->X, n, mdl->d, K);
+    if (st) return st;
     for (int i = 0; i < n; i++) K[(size_t)i * n + i] = diag[i];
     centered(y, n, mdl->y_mean, mdl->alpha);
     const char *method = "";
-    const int st = eigen_solve(K, n, ridge, mdl->alpha, room, &method);
+    st = eigen_solve(K, n, ridge, mdl->alpha, room, &method);
     rep->fallback = 2;
     snprintf(rep->fallback_what, sizeof rep->fallback_what,
              "%s (ridge %.3g), also with jitter up to %.0e x mean diag; solved by eigen "
@@ -513,10 +550,11 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
         char name[64];
         bfc_kernel_name(&cfg->kernel, name, sizeof name);
         return bfc_fail(BFC_ENOMEM,
-                        "KRR (%s) on n = %d points (d = %d) needs about %.1f MiB (the n x n "
-                        "kernel matrix alone is %.1f MiB) but the memory limit is %.1f MiB; "
-                        "the largest n that fits is %d: subsample or raise mem_limit",
-                        name, n, d, mib((double)est), mib(8.0 * n * (double)n), mib((double)limit),
+                        "KRR (%s) on n = %d points (d = %d) needs about %.1f MiB (the upper "
+                        "triangle of the n x n kernel matrix alone is %.1f MiB) but the memory "
+                        "limit is %.1f MiB; the largest n that fits is %d: subsample or raise "
+                        "mem_limit",
+                        name, n, d, mib((double)est), mib(4.0 * n * (n + 1.0)), mib((double)limit),
                         largest_n_that_fits(cfg, n, d, limit));
     }
 
@@ -568,7 +606,7 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
     }
     memcpy(mdl->X, X, sizeof(double) * (size_t)n * (size_t)d);
     double tb = bfc_wall_seconds();
-    if ((st = bfc_kernel_gram(&cfg->kernel, X, n, d, K))) goto fail;
+    if ((st = bfc_kernel_gram_upper(&cfg->kernel, X, n, d, K))) goto fail;
     rep->seconds_build = bfc_wall_seconds() - tb;
     double md = 0.0;
     for (int i = 0; i < n; i++) md += K[(size_t)i * n + i];
@@ -609,18 +647,13 @@ int bfc_krr_predict(const bfc_krr *mdl, const double *Xt, int m, double *out)
     const double t0 = bfc_wall_seconds();
     const int n = mdl->n, d = mdl->d;
     const size_t rows = predict_rows(mdl->predict_block_bytes, n, m);
-    double *B = bfc_alloc_d(rows * (size_t)n);
-    if (!B) return bfc_fail(BFC_ENOMEM, "cannot allocate a %zu x %d prediction block", rows, n);
     int st = BFC_OK;
-    for (size_t i0 = 0; i0 < (size_t)m; i0 += rows) {
+    for (size_t i0 = 0; i0 < (size_t)m && !st; i0 += rows) {
         const int nb = (int)((size_t)m - i0 < rows ? (size_t)m - i0 : rows);
-        st = bfc_kernel_matrix(&mdl->kernel, Xt + i0 * (size_t)d, nb, mdl->X, n, d, B);
-        if (st) break;
         for (int i = 0; i < nb; i++) out[i0 + (size_t)i] = mdl->y_mean;
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, nb, n, 1.0, B, n, mdl->alpha, 1, 1.0, out + i0,
-                    1);
+        st = bfc_kernel_matvec(&mdl->kernel, Xt + i0 * (size_t)d, nb, mdl->X, n, d, mdl->alpha,
+                               out + i0);
     }
-    bfc_free(B);
     if (!st && !all_finite(out, (size_t)m))
         st = bfc_fail(BFC_ENUMERIC, "KRR predictions are not finite");
     mdl->report->seconds_predict = bfc_wall_seconds() - t0;

@@ -18,12 +18,17 @@
  *     The grid is relative to the mean diagonal of K_S: λ = r · mean(diag K_S) for r
  *     log-spaced over [ridge_grid_min, ridge_grid_max] (default 1e-8 .. 1e2, 21 values,
  *     two per decade).
- *  3. final fit on all n points with the chosen ridge: Gram by DSYRK (+ mirror), then
- *     blocked Cholesky (dpotrf) of K + λI in place and dpotrs. If the Cholesky fails (or
- *     leaves a pivot below ε·max diag), one warning goes to stderr and the solve falls back
- *     to Cholesky with growing jitter (1e-10, 1e-8, 1e-6 × mean diag added to λ), then to an
- *     eigendecomposition pseudo-solve (eigenvalues λ_i + λ ≤ n·ε·max|λ_i| dropped). The
- *     report says which. A non-finite α is never returned: BFC_ENUMERIC.
+ *  3. final fit on all n points with the chosen ridge: the upper triangle of the Gram
+ *     (bfc_kernel_gram_upper: tiles of DGEMM + map, no mirror), then blocked Cholesky
+ *     (dpotrf) of K + λI in place and dpotrs. If the Cholesky fails (or leaves a pivot
+ *     below ε·max diag), one warning goes to stderr and the solve falls back to Cholesky
+ *     with growing jitter (1e-10, 1e-8, 1e-6 × mean diag added to λ), then to an
+ *     eigendecomposition pseudo-solve (eigenvalues λ_i + λ ≤ n·ε·max|λ_i| dropped), each
+ *     on the Gram rebuilt from the inputs (no copy of it is kept). The report says which.
+ *     A non-finite α is never returned: BFC_ENUMERIC.
+ *
+ * Prediction: f(Xt) = ȳ + K(Xt, X) α by bfc_kernel_matvec, tile by tile: K(test, train)
+ * is never formed.
  *
  * Selection cap (select_max, default BFC_KRR_SELECT_MAX = 6000). dsyevd costs about 20
  * Choleskys of the same size and needs 3 s² doubles: measured with 2 OpenBLAS threads on
@@ -33,10 +38,13 @@
  * is then applied to all n points; the report gives n_select.
  *
  * Memory: peak = max(selection, final fit) + the model, as bfc_krr_memory_estimate
- * (bytes): selection 3s² + v·s + O((s + v)(d + grid)) doubles, final fit n² + n(d + 3)
- * doubles, prediction blocks of predict_block_bytes. The final fit holds one n × n matrix
- * and no copy of it. The eigen fallback needs 2n² more doubles when that fits under the
- * limit (dsyevd), else it uses dsyev in place (slow, O(n) extra): it is not in the estimate.
+ * (bytes): selection 3s² + v·s + O((s + v)(d + grid)) doubles, final fit n(n + 1)/2 +
+ * n(d + 3) doubles plus a page per row, prediction n(d + 1) doubles and a few tiles. The
+ * final fit allocates one n × n matrix and touches only its upper triangle (the Gram and
+ * the Cholesky read and write nothing else, and the matrix is kept off transparent huge
+ * pages), so about half of it is ever resident. The eigen fallback touches the whole
+ * matrix and needs 2n² more doubles when that fits under the limit (dsyevd), else it uses
+ * dsyev in place (slow, O(n) extra): it is not in the estimate.
  *
  * Thread safety: a model may be shared by threads that predict, except that each predict
  * records its wall time in the report (the only state it writes). */
@@ -65,7 +73,7 @@ typedef struct {
     int select_max;             /* cap on the selection subset S (≥ 1) */
     uint64_t seed;              /* validation split: stream BFC_STREAM_VAL of this seed */
     size_t mem_limit;           /* bytes; 0 = 80% of MemAvailable (/proc/meminfo) at fit */
-    size_t predict_block_bytes; /* bound on the K(test, train) block of predict */
+    size_t predict_block_bytes; /* predict takes the test points in blocks of this / (8n) */
     int center;                 /* 1: fit the mean of y separately (default); 0: no */
     int verbose;                /* 1: one progress line per stage on stderr; default 0 */
 } bfc_krr_config;
