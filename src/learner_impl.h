@@ -22,15 +22,15 @@ static size_t FN(ws_carve)(bfc_learner *lr, REAL *w, int own_params)
     } while (0)
     int wmax = 1;
     for (int l = 2; l <= lr->L; l++) {
-        const size_t H = (size_t)lr->H[l];
-        const int wide = lr->m[l] > lr->H[l] ? lr->m[l] : lr->H[l];
+        const size_t H = (size_t)lr->H[l], Hk = H + (size_t)(l < lr->L ? lr->k[l] : 0);
+        const int wide = lr->m[l] > (int)Hk ? lr->m[l] : (int)Hk;
         TAKE(lr->WS.h[l], Bs * H);
         TAKE(lr->WS.dh[l], Bs * H);
         TAKE(lr->WS.P[l], Bs * (size_t)wide);
         TAKE(lr->WS.S[l], Bs * (size_t)lr->k[l]);
         TAKE(lr->WS.dS[l], Bs * (size_t)lr->k[l]);
         TAKE(lr->WS.U[l], Bs * (size_t)lr->p[l]);
-        TAKE(lr->WS.Q[l], H * H);
+        TAKE(lr->WS.Q[l], H * Hk);
         TAKE(lr->WS.D[l], H * H);
         TAKE(lr->WS.M[l], H * H);
         TAKE(lr->WS.f[l], Bs);
@@ -110,14 +110,18 @@ static void FN(feature_forward)(bfc_learner *lr, int B, int l)
 }
 
 /* Output branch forward: f_l (B) = ‖clamp(W_l h_l)‖². Unclamped: Q_l = W_lᵀW_l,
- * P_l = h_l Q_l, f = rowwise <P_l, h_l>. Clamped: P_l = F_l = h_l W_lᵀ. */
-static void FN(output_forward)(bfc_learner *lr, int B, int l)
+ * P_l = h_l Q_l, f = rowwise <P_l, h_l>; with_S: S_l and U_l as feature_forward, S_l from the
+ * same GEMM, h_l [Q_l K_lᵀ] (one pass over h_l). Q_l and P_l then have leading dimension
+ * dim h_l + k_l (k_l = 0 at l = L), the last k_l columns holding K_lᵀ and S_l. Clamped:
+ * P_l = F_l = h_l W_lᵀ (and S_l, U_l by feature_forward). */
+static void FN(output_forward)(bfc_learner *lr, int B, int l, int with_S)
 {
     const int H = lr->H[l], m = lr->m[l];
     const REAL *W = lr->WS.theta + lr->off[l], *h = lr->WS.h[l];
     const REAL Bc = (REAL)lr->cfg.clamp;
     REAL *P = lr->WS.P[l], *f = lr->WS.f[l];
     if (Bc > 0) {
+        if (with_S) FN(feature_forward)(lr, B, l);
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, m, H, 1.0, h, H, W, H, 0.0, P, m);
         for (int b = 0; b < B; b++) {
             REAL s = 0;
@@ -129,15 +133,24 @@ static void FN(output_forward)(bfc_learner *lr, int B, int l)
             f[b] = s;
         }
     } else {
-        /* Q by GEMM, not SYRK: at these sizes OpenBLAS's SYRK (packing, triangle blocks) takes
-         * twice as long as the small-matrix GEMM for twice the flops; the upper triangle is
-         * mirrored so Q is exactly symmetric */
+        const int k = l < lr->L ? lr->k[l] : 0, ld = H + k, ks = with_S ? k : 0;
         REAL *Q = lr->WS.Q[l];
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, m, 1.0, W, H, W, H, 0.0, Q, H);
+        SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, 1.0, W, H, 0.0, Q, ld);
         for (int i = 0; i < H; i++)
-            for (int j = 0; j < i; j++) Q[(size_t)i * H + j] = Q[(size_t)j * H + i];
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0, h, H, Q, H, 0.0, P, H);
-        for (int b = 0; b < B; b++) f[b] = DOT(H, P + (size_t)b * H, 1, h + (size_t)b * H, 1);
+            for (int j = 0; j < i; j++) Q[(size_t)i * ld + j] = Q[(size_t)j * ld + i];
+        const REAL *K = lr->WS.theta + lr->offK[l];
+        for (int i = 0; i < H; i++)
+            for (int r = 0; r < ks; r++) Q[(size_t)i * ld + H + r] = K[(size_t)r * H + i];
+        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H + ks, H, 1.0, h, H, Q, ld, 0.0, P,
+             ld);
+        for (int b = 0; b < B; b++) f[b] = DOT(H, P + (size_t)b * ld, 1, h + (size_t)b * H, 1);
+        if (!ks) return;
+        REAL *S = lr->WS.S[l];
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < k; r++) S[(size_t)b * k + r] = P[(size_t)b * ld + H + r];
+        if (lr->p[l])
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, lr->p[l], k, 1.0, S, k, lr->WS.R[l],
+                 k, 0.0, lr->WS.U[l], lr->p[l]);
     }
 }
 
@@ -148,8 +161,9 @@ static void FN(forward_rows)(bfc_learner *lr, const double *X, int B, int top, i
 {
     for (int l = 2; l <= top; l++) {
         FN(build_h)(lr, X, B, l);
-        if (l < lr->L && (l < top || need_S_top)) FN(feature_forward)(lr, B, l);
-        if (with_output) FN(output_forward)(lr, B, l);
+        const int need_S = l < lr->L && (l < top || need_S_top);
+        if (with_output) FN(output_forward)(lr, B, l, need_S);
+        else if (need_S) FN(feature_forward)(lr, B, l);
     }
     if (!with_output) return;
     const double bias = lr->task == BFC_TASK_CLASSIFICATION ? (double)lr->WS.theta[0] : 0.0;
@@ -170,12 +184,13 @@ static double FN(tie_matrix)(bfc_learner *lr, int l)
     const REAL *W = lr->WS.theta + lr->off[l], *K = lr->WS.theta + lr->offK[l];
     REAL *D = lr->WS.D[l];
     if (lr->cfg.clamp > 0) {
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, m, -1.0, W, H, W, H, 0.0, D, H);
+        SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, -1.0, W, H, 0.0, D, H);
     } else {
-        const REAL *Q = lr->WS.Q[l];
-        for (size_t i = 0; i < (size_t)H * H; i++) D[i] = -Q[i];
+        const int ld = H + k; /* Q_l's leading dimension (output_forward) */
+        for (int i = 0; i < H; i++)
+            for (int j = i; j < H; j++) D[(size_t)i * H + j] = -lr->WS.Q[l][(size_t)i * ld + j];
     }
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, k, 1.0, K, H, K, H, 1.0, D, H);
+    SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, k, 1.0, K, H, 1.0, D, H);
     double s = 0.0;
     for (int i = 0; i < H; i++) {
         const double di = D[(size_t)i * H + i];
@@ -223,8 +238,8 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
                 }
             GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, m, H, B, 1.0, hg, m, h, H, 0.0, gW, H);
             if (has_tie)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, (REAL)(-4.0 * lt), W, H,
-                     lr->WS.D[l], H, 1.0, gW, H);
+                SYMM(CblasRowMajor, CblasRight, CblasUpper, m, H, (REAL)(-4.0 * lt), lr->WS.D[l],
+                     H, W, H, 1.0, gW, H);
             for (int j = lo; j < l && need_dh; j++) /* dh = dF W, on the columns read below */
                 if (j >= 2 && lr->seg[l][j] >= 0)
                     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, lr->p[j], m, 1.0, hg, m,
@@ -241,13 +256,14 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, 1.0, W, H, Mx, H, 0.0, gW, H);
             /* dh = 2 α e_b P_b, on the columns read below (the segments σ(R_j S_j)) */
             const REAL *P = lr->WS.P[l];
+            const int ldp = H + (l < lr->L ? k : 0); /* P_l's leading dimension */
             for (int j = lo; j < l && need_dh; j++) {
                 const int o = lr->seg[l][j], p = lr->p[j];
                 if (j < 2 || o < 0) continue;
                 for (int b = 0; b < B; b++) {
                     const REAL s = (REAL)2 * a * e[b];
                     for (int i = 0; i < p; i++)
-                        dh[(size_t)b * H + o + i] = s * P[(size_t)b * H + o + i];
+                        dh[(size_t)b * H + o + i] = s * P[(size_t)b * ldp + o + i];
                 }
             }
         }
@@ -266,8 +282,8 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
             else
                 memset(gK, 0, sizeof(REAL) * (size_t)k * H);
             if (has_tie)
-                GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, H, H, (REAL)(4.0 * lt), K, H,
-                     lr->WS.D[l], H, 1.0, gK, H);
+                SYMM(CblasRowMajor, CblasRight, CblasUpper, k, H, (REAL)(4.0 * lt), lr->WS.D[l], H,
+                     K, H, 1.0, gK, H);
             if (lw > 0) {
                 wd += lw * DOT(k * H, K, 1, K, 1);
                 AXPY(k * H, (REAL)(2.0 * lw), K, 1, gK, 1);
