@@ -6,10 +6,12 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "json.h"
@@ -584,6 +586,31 @@ static int parse_config(const bfc_json *o, const char *what, bfc_target_config *
     return BFC_OK;
 }
 
+/* Before anything is allocated for a loaded configuration: every weight file it needs
+ * exists and is at least as large as its array (a file that is missing or too small for
+ * the configuration fails here, not after allocating a large target). */
+static int weight_files_present(const char *dir, const bfc_target_config *c)
+{
+    for (int l = 2; l <= c->L; l++)
+        for (int q = 0; q < l; q++) {
+            if (!(c->J[l] & (1u << q))) continue;
+            char name[64], path[4096];
+            snprintf(name, sizeof name, "W_%d_%d.npy", l, q);
+            int st = bfc_path_join(path, sizeof path, dir, name);
+            if (st) return st;
+            struct stat sb;
+            if (stat(path, &sb) != 0)
+                return bfc_fail(BFC_EIO, "%s: %s (the target needs it)", path, strerror(errno));
+            double need = 8.0 * c->k[l] * (q <= 1 ? c->d : c->k[q]);
+            if ((double)sb.st_size < need)
+                return bfc_fail(BFC_EFORMAT,
+                                "%s: %lld bytes, too small for the (%d, %d) array this target "
+                                "needs",
+                                path, (long long)sb.st_size, c->k[l], q <= 1 ? c->d : c->k[q]);
+        }
+    return BFC_OK;
+}
+
 bfc_target *bfc_target_load(const char *dir, int *status)
 {
     char path[4096], err[512];
@@ -609,6 +636,7 @@ bfc_target *bfc_target_load(const char *dir, int *status)
     bfc_target_config c;
     double share[BFC_MAX_L + 1] = {0}, var_g = 0, median_g = 0;
     if ((st = parse_config(o, path, &c, share, &var_g, &median_g))) goto out;
+    if ((st = weight_files_present(dir, &c))) goto out;
     t = target_alloc(&c);
     if (!t) {
         st = bfc_fail(BFC_ENOMEM, "out of memory loading %s", path);

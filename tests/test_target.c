@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -255,6 +257,68 @@ Test(target, load_rejects_missing_malformed_and_inconsistent_files)
     cr_assert_null(bfc_target_load(dir, &st));
     cr_expect_not_null(strstr(bfc_last_error(), "W_3_2.npy"), "%s", bfc_last_error());
     bfc_target_free(t);
+    free(dir);
+}
+
+/* A target.json that asks for a large configuration (d = 100000, k = 64: two 51 MB weight
+ * matrices) but whose weight files are missing, or too small, is refused before anything
+ * is allocated for it: in a child process whose address space has only 40 MB to spare, the
+ * load fails naming the file, not for want of memory. */
+static int load_in_small_address_space(const char *dir)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1) _exit(90);
+        fclose(f);
+        rlim_t lim = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)40 << 20);
+        struct rlimit rl = {lim, lim};
+        if (setrlimit(RLIMIT_AS, &rl)) _exit(91);
+        int st;
+        bfc_target *t = bfc_target_load(dir, &st);
+        if (t) _exit(92);
+        if (st == BFC_ENOMEM) _exit(93);
+        _exit(strstr(bfc_last_error(), "W_2_0.npy") ? 0 : 94);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Test(target, a_large_configuration_without_its_weights_is_refused_before_allocating)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("address-space limits do not combine with AddressSanitizer's shadow memory");
+#endif
+    char *dir = tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/target.json", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"format\":\"bfc-target-1\",\"d\":100000,\"L\":2,\"k\":[64],\"J\":[[0,1]],"
+          "\"gap\":0.1,\"alpha_explicit\":false,\"alpha\":[1],\"noise\":0,"
+          "\"input\":\"gaussian\",\"weights\":\"gaussian\",\"task\":\"regression\","
+          "\"n_ref\":1000,\"seed\":0,\"shares\":[1],\"variance\":2,\"median\":1,"
+          "\"standardisation\":[{\"layer\":2,\"mean\":[0],\"scale\":[1]}]}",
+          f);
+    cr_assert_eq(fclose(f), 0);
+    cr_expect_eq(load_in_small_address_space(dir), 0, "missing weights: see the exit code");
+    /* a weight file far too small for its (64, 100000) array */
+    snprintf(path, sizeof path, "%s/W_2_0.npy", dir);
+    double w[4] = {1, 2, 3, 4};
+    size_t shape[2] = {2, 2};
+    cr_assert_eq(bfc_npy_save(path, w, 2, shape), BFC_OK);
+    cr_expect_eq(load_in_small_address_space(dir), 0, "tiny weights: see the exit code");
+    int st;
+    cr_assert_null(bfc_target_load(dir, &st));
+    cr_expect_not_null(strstr(bfc_last_error(), "too small for the (64, 100000) array"), "%s",
+                       bfc_last_error());
+    char rm[4200];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    cr_expect_eq(system(rm), 0);
     free(dir);
 }
 
