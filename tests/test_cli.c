@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scratch.h"
+
 #define BFC BFC_BINARY_DIR "/bfc"
 
 static char out_buf[1 << 16], err_buf[1 << 16];
@@ -41,12 +43,8 @@ static int run(const char *args)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char *tmpdir(void)
-{
-    char *p = strdup("/tmp/bfc-cli-XXXXXX");
-    cr_assert_not_null(mkdtemp(p));
-    return p;
-}
+/* A scratch directory removed when the test process exits. */
+static char *tmpdir(void) { return strdup(bfc_test_tmpdir("bfc-cli")); }
 
 static int count_tmp_files(const char *dir)
 {

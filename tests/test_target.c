@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "scratch.h"
 #include "npy.h"
 #include "rng.h"
 #include "target.h"
@@ -29,12 +30,8 @@ static bfc_target *make(int d, int L, double gap, long n_ref, uint64_t seed)
     return t;
 }
 
-static char *tmpdir(void)
-{
-    char *p = strdup("/tmp/bfc-test-XXXXXX");
-    cr_assert_not_null(mkdtemp(p));
-    return p;
-}
+/* A scratch directory removed when the test process exits. */
+static char *tmpdir(void) { return strdup(bfc_test_tmpdir("bfc-test")); }
 
 /* The reference sample (n_ref draws) and a fresh sample (n draws) each estimate the moments
  * with CLT standard errors √(Var(z)/n) for the mean and √((E z⁴ − 1)/n) for the variance. */
