@@ -17,11 +17,13 @@
         real *theta, *grad;                                                                      \
         real *R[BFC_MAX_L + 1];              /* p_l × k_l, fixed */                               \
         real *h[BFC_MAX_L + 1], *dh[BFC_MAX_L + 1];                                              \
-        real *P[BFC_MAX_L + 1];              /* B × H (h Q) or B × m (F, clamp path) */           \
+        real *P[BFC_MAX_L + 1];              /* B × m: F (clamp path) */                          \
         real *S[BFC_MAX_L + 1], *dS[BFC_MAX_L + 1];                                              \
         real *U[BFC_MAX_L + 1];              /* B × p: R S before clamping */                     \
         real *Q[BFC_MAX_L + 1], *D[BFC_MAX_L + 1], *M[BFC_MAX_L + 1]; /* H × H */                \
-        real *f[BFC_MAX_L + 1];              /* B: ‖F_l‖² */                                      \
+        real *f[BFC_MAX_L + 1];              /* B: ‖clamp(F_l)‖² (clamp path) */                  \
+        real *hs, *hgs, *Ps;                 /* B × H*: the union h* of h_2..h_top, e ⊙ h*, h* Q* */ \
+        real *Qs, *Ms;                       /* H* × H*: Σ α_l Q_l, 2 h*ᵀ diag(e) h* */           \
         real *scratch;                       /* B × max(H, m) */                                  \
         real *e;                             /* B: d objective / d out */                         \
     }
@@ -93,6 +95,30 @@ void bfc_learner_slice(const bfc_learner *lr, int lo, int top, size_t *off, size
     BFC_ASSERT(lo >= 2 && lo <= top && top <= lr->L);
     *off = lr->off[lo];
     *len = lr->off[top + 1] - lr->off[lo];
+}
+
+/* The union h* of h_2..h_top (unclamped learner): the segments x, x² − 1, σ(R_j S_j) read by
+ * some active layer, each once, in that order, then the constant. useg[j]: offset of segment j
+ * in h*, −1 if no active layer reads it. Returns dim h*. */
+static int union_layout(const bfc_learner *lr, int top, int useg[BFC_MAX_L])
+{
+    unsigned mask = 0;
+    for (int l = 2; l <= top; l++) mask |= lr->J[l];
+    int H = 0;
+    for (int j = 0; j < BFC_MAX_L; j++) {
+        useg[j] = -1;
+        if (j >= top || !(mask & (1u << j))) continue;
+        useg[j] = H;
+        H += j <= 1 ? lr->d : lr->p[j];
+    }
+    return H + 1;
+}
+
+/* dim h* with all layers active. */
+static int union_dim_max(const bfc_learner *lr)
+{
+    int useg[BFC_MAX_L];
+    return union_layout(lr, lr->L, useg);
 }
 
 static int has_consumer(const bfc_learner *lr, int j)

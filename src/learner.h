@@ -5,7 +5,10 @@
  *   objective = mean (F − y)² + λ_tie Σ_{l<L} ‖K_lᵀK_l − W_lᵀW_l‖²_F + λ_wd Σ (‖W_l‖² + ‖K_l‖²),
  * with hand-written forward and backward over BLAS. Without clamping the output branch is
  * computed through Q_l = W_lᵀW_l (F_l enters only as h_lᵀ Q_l h_l), which halves its flops
- * and shares Q_l with the tie; with clamping (|σ input| ≤ B) F_l is formed explicitly.
+ * and shares Q_l with the tie, and all active layers at once: Σ_l α_l h_lᵀQ_l h_l = h*ᵀQ*h*
+ * over the union h* of their inputs (x, x² − 1, each σ(R_j S_j) and the constant once), one
+ * GEMM forward and one backward instead of one per layer; with clamping (|σ input| ≤ B) F_l
+ * is formed explicitly, layer by layer.
  * All parameters live in one allocation, laid out [bias | W_2 K_2 | W_3 K_3 | ... | W_L], so
  * the parameters of layers lo..top are one contiguous slice.
  *

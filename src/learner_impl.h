@@ -22,20 +22,26 @@ static size_t FN(ws_carve)(bfc_learner *lr, REAL *w, int own_params)
     } while (0)
     int wmax = 1;
     for (int l = 2; l <= lr->L; l++) {
-        const size_t H = (size_t)lr->H[l], Hk = H + (size_t)(l < lr->L ? lr->k[l] : 0);
-        const int wide = lr->m[l] > (int)Hk ? lr->m[l] : (int)Hk;
+        const size_t H = (size_t)lr->H[l];
+        const int wide = lr->m[l] > lr->H[l] ? lr->m[l] : lr->H[l];
         TAKE(lr->WS.h[l], Bs * H);
         TAKE(lr->WS.dh[l], Bs * H);
-        TAKE(lr->WS.P[l], Bs * (size_t)wide);
+        TAKE(lr->WS.P[l], Bs * (size_t)lr->m[l]);
         TAKE(lr->WS.S[l], Bs * (size_t)lr->k[l]);
         TAKE(lr->WS.dS[l], Bs * (size_t)lr->k[l]);
         TAKE(lr->WS.U[l], Bs * (size_t)lr->p[l]);
-        TAKE(lr->WS.Q[l], H * Hk);
+        TAKE(lr->WS.Q[l], H * H);
         TAKE(lr->WS.D[l], H * H);
         TAKE(lr->WS.M[l], H * H);
         TAKE(lr->WS.f[l], Bs);
         if (wide > wmax) wmax = wide;
     }
+    const size_t Hs = (size_t)union_dim_max(lr);
+    TAKE(lr->WS.hs, Bs * Hs);
+    TAKE(lr->WS.hgs, Bs * Hs);
+    TAKE(lr->WS.Ps, Bs * Hs);
+    TAKE(lr->WS.Qs, Hs * Hs);
+    TAKE(lr->WS.Ms, Hs * Hs);
     TAKE(lr->WS.scratch, Bs * (size_t)wmax);
     TAKE(lr->WS.e, Bs);
     if (own_params) {
@@ -62,13 +68,13 @@ static inline REAL FN(dsq_clamped)(REAL u, REAL B)
 
 /* Build h_l (B × H) from x and the lower layers' U (already computed): segment by segment,
  * each an inner loop over its columns with no branch inside (they vectorise). */
-static void FN(build_h)(bfc_learner *lr, const double *restrict X, int B, int l)
+static void FN(build_h_into)(bfc_learner *lr, const double *restrict X, int B, int nseg,
+                             const int *seg, int H, REAL *restrict h)
 {
-    const int H = lr->H[l], d = lr->d;
+    const int d = lr->d;
     const REAL Bc = (REAL)lr->cfg.clamp;
-    REAL *restrict h = lr->WS.h[l];
-    for (int j = 0; j < l; j++) {
-        const int o = lr->seg[l][j];
+    for (int j = 0; j < nseg; j++) {
+        const int o = seg[j];
         if (o < 0) continue;
         if (j <= 1) {
             for (int b = 0; b < B; b++) {
@@ -98,6 +104,29 @@ static void FN(build_h)(bfc_learner *lr, const double *restrict X, int B, int l)
     for (int b = 0; b < B; b++) h[(size_t)b * H + H - 1] = 1;
 }
 
+static void FN(build_h)(bfc_learner *lr, const double *X, int B, int l)
+{
+    FN(build_h_into)(lr, X, B, l, lr->seg[l], lr->H[l], lr->WS.h[l]);
+}
+
+/* The columns of h_l inside the union h* (union_layout) as runs: column src[r] + t of h_l is
+ * column dst[r] + t of h*, t < len[r]; the constant last. Returns the number of runs. */
+static int FN(union_runs)(const bfc_learner *lr, int l, const int *useg, int Hs, int *src,
+                          int *dst, int *len)
+{
+    int n = 0;
+    for (int j = 0; j < l; j++) {
+        if (lr->seg[l][j] < 0) continue;
+        src[n] = lr->seg[l][j];
+        dst[n] = useg[j];
+        len[n++] = j <= 1 ? lr->d : lr->p[j];
+    }
+    src[n] = lr->H[l] - 1;
+    dst[n] = Hs - 1;
+    len[n++] = 1;
+    return n;
+}
+
 /* S_l (B × k) = h_l K_lᵀ and U_l (B × p) = S_l R_lᵀ. */
 static void FN(feature_forward)(bfc_learner *lr, int B, int l)
 {
@@ -109,63 +138,82 @@ static void FN(feature_forward)(bfc_learner *lr, int B, int l)
              lr->WS.R[l], k, 0.0, lr->WS.U[l], lr->p[l]);
 }
 
-/* Output branch forward: f_l (B) = ‖clamp(W_l h_l)‖². Unclamped: Q_l = W_lᵀW_l,
- * P_l = h_l Q_l, f = rowwise <P_l, h_l>; with_S: S_l and U_l as feature_forward, S_l from the
- * same GEMM, h_l [Q_l K_lᵀ] (one pass over h_l). Q_l and P_l then have leading dimension
- * dim h_l + k_l (k_l = 0 at l = L), the last k_l columns holding K_lᵀ and S_l. Clamped:
- * P_l = F_l = h_l W_lᵀ (and S_l, U_l by feature_forward). */
+/* Clamped output branch forward: P_l = F_l = h_l W_lᵀ, f_l (B) = ‖clamp(F_l)‖² (with_S: S_l
+ * and U_l first, feature_forward). */
 static void FN(output_forward)(bfc_learner *lr, int B, int l, int with_S)
 {
     const int H = lr->H[l], m = lr->m[l];
     const REAL *W = lr->WS.theta + lr->off[l], *h = lr->WS.h[l];
     const REAL Bc = (REAL)lr->cfg.clamp;
     REAL *P = lr->WS.P[l], *f = lr->WS.f[l];
-    if (Bc > 0) {
-        if (with_S) FN(feature_forward)(lr, B, l);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, m, H, 1.0, h, H, W, H, 0.0, P, m);
-        for (int b = 0; b < B; b++) {
-            REAL s = 0;
-            const REAL *Fb = P + (size_t)b * m;
-            for (int i = 0; i < m; i++) {
-                const REAL z = FN(clampv)(Fb[i], Bc);
-                s += z * z;
-            }
-            f[b] = s;
+    if (with_S) FN(feature_forward)(lr, B, l);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, m, H, 1.0, h, H, W, H, 0.0, P, m);
+    for (int b = 0; b < B; b++) {
+        REAL s = 0;
+        const REAL *Fb = P + (size_t)b * m;
+        for (int i = 0; i < m; i++) {
+            const REAL z = FN(clampv)(Fb[i], Bc);
+            s += z * z;
         }
-    } else {
-        const int k = l < lr->L ? lr->k[l] : 0, ld = H + k, ks = with_S ? k : 0;
-        REAL *Q = lr->WS.Q[l];
-        SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, 1.0, W, H, 0.0, Q, ld);
-        for (int i = 0; i < H; i++)
-            for (int j = 0; j < i; j++) Q[(size_t)i * ld + j] = Q[(size_t)j * ld + i];
-        const REAL *K = lr->WS.theta + lr->offK[l];
-        for (int i = 0; i < H; i++)
-            for (int r = 0; r < ks; r++) Q[(size_t)i * ld + H + r] = K[(size_t)r * H + i];
-        GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H + ks, H, 1.0, h, H, Q, ld, 0.0, P,
-             ld);
-        for (int b = 0; b < B; b++) f[b] = DOT(H, P + (size_t)b * ld, 1, h + (size_t)b * H, 1);
-        if (!ks) return;
-        REAL *S = lr->WS.S[l];
-        for (int b = 0; b < B; b++)
-            for (int r = 0; r < k; r++) S[(size_t)b * k + r] = P[(size_t)b * ld + H + r];
-        if (lr->p[l])
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, lr->p[l], k, 1.0, S, k, lr->WS.R[l],
-                 k, 0.0, lr->WS.U[l], lr->p[l]);
+        f[b] = s;
     }
 }
 
+/* Unclamped output, all active layers at once through the union h* (union_layout):
+ * Σ_l α_l h_lᵀQ_l h_l = h*ᵀQ*h* with Q_l = W_lᵀW_l and Q* = Σ_l α_l E_l Q_l E_lᵀ (E_l places
+ * the columns of h_l in h*). One GEMM P* = h*Q* replaces one per layer: the columns the layers
+ * share (x, the constant) are multiplied once, and the matrix is larger (fewer flops, fewer
+ * calls). out (B) = rowwise <P*, h*> (minus the bias for classification). */
+static void FN(quad_forward)(bfc_learner *lr, const double *X, int B, int top, double *out)
+{
+    int useg[BFC_MAX_L], src[BFC_MAX_L + 1], dst[BFC_MAX_L + 1], len[BFC_MAX_L + 1];
+    const int Hs = union_layout(lr, top, useg);
+    REAL *hs = lr->WS.hs, *Qs = lr->WS.Qs, *Ps = lr->WS.Ps;
+    FN(build_h_into)(lr, X, B, top, useg, Hs, hs);
+    memset(Qs, 0, sizeof(REAL) * (size_t)Hs * Hs);
+    for (int l = 2; l <= top; l++) {
+        const int H = lr->H[l], m = lr->m[l], n = FN(union_runs)(lr, l, useg, Hs, src, dst, len);
+        const REAL a = (REAL)lr->alpha[l], *W = lr->WS.theta + lr->off[l];
+        REAL *Q = lr->WS.Q[l];
+        SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, 1.0, W, H, 0.0, Q, H);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < i; j++) Q[(size_t)i * H + j] = Q[(size_t)j * H + i];
+        for (int r1 = 0; r1 < n; r1++)
+            for (int t1 = 0; t1 < len[r1]; t1++) {
+                const REAL *q = Q + (size_t)(src[r1] + t1) * H;
+                REAL *qs = Qs + (size_t)(dst[r1] + t1) * Hs;
+                for (int r2 = 0; r2 < n; r2++) {
+                    REAL *restrict to = qs + dst[r2];
+                    const REAL *restrict from = q + src[r2];
+                    for (int t2 = 0; t2 < len[r2]; t2++) to[t2] += a * from[t2];
+                }
+            }
+    }
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, Hs, Hs, 1.0, hs, Hs, Qs, Hs, 0.0, Ps, Hs);
+    const double bias = lr->task == BFC_TASK_CLASSIFICATION ? (double)lr->WS.theta[0] : 0.0;
+    for (int b = 0; b < B; b++)
+        out[b] = (double)DOT(Hs, Ps + (size_t)b * Hs, 1, hs + (size_t)b * Hs, 1) - bias;
+}
+
 /* Forward through layers 2..top. need_S_top: also compute S_top (for feature read-out).
- * with_output: accumulate out (B) = Σ α_l f_l (minus the bias for classification). */
+ * with_output: out (B) = Σ α_l f_l (minus the bias for classification). */
 static void FN(forward_rows)(bfc_learner *lr, const double *X, int B, int top, int need_S_top,
                              int with_output, double *out)
 {
+    const int clamped = lr->cfg.clamp > 0;
     for (int l = 2; l <= top; l++) {
-        FN(build_h)(lr, X, B, l);
         const int need_S = l < lr->L && (l < top || need_S_top);
-        if (with_output) FN(output_forward)(lr, B, l, need_S);
+        /* (unclamped, the output reads h*, and h_top only feeds S_top and the backward of K_top,
+         * which has no data term at the top) */
+        if (need_S || clamped || !with_output) FN(build_h)(lr, X, B, l);
+        if (with_output && clamped) FN(output_forward)(lr, B, l, need_S);
         else if (need_S) FN(feature_forward)(lr, B, l);
     }
     if (!with_output) return;
+    if (!clamped) {
+        FN(quad_forward)(lr, X, B, top, out);
+        return;
+    }
     const double bias = lr->task == BFC_TASK_CLASSIFICATION ? (double)lr->WS.theta[0] : 0.0;
     for (int b = 0; b < B; b++) {
         double s = 0.0;
@@ -186,9 +234,8 @@ static double FN(tie_matrix)(bfc_learner *lr, int l)
     if (lr->cfg.clamp > 0) {
         SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, m, -1.0, W, H, 0.0, D, H);
     } else {
-        const int ld = H + k; /* Q_l's leading dimension (output_forward) */
         for (int i = 0; i < H; i++)
-            for (int j = i; j < H; j++) D[(size_t)i * H + j] = -lr->WS.Q[l][(size_t)i * ld + j];
+            for (int j = i; j < H; j++) D[(size_t)i * H + j] = -lr->WS.Q[l][(size_t)i * H + j];
     }
     SYRK(CblasRowMajor, CblasUpper, CblasTrans, H, k, 1.0, K, H, 1.0, D, H);
     double s = 0.0;
@@ -215,6 +262,33 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
     const REAL *e = lr->WS.e;
     for (int l = lo; l < top; l++)
         if (lr->k[l]) memset(lr->WS.dS[l], 0, sizeof(REAL) * (size_t)B * lr->k[l]);
+
+    /* Unclamped: through the union h* of quad_forward, out = h*ᵀQ*h*. dQ* = Σ_b e_b h*_b h*_bᵀ
+     * in one GEMM (Ms = 2 dQ*; layer l's block, times α_l, is its 2 dQ_l), and the output's
+     * gradient into each segment σ(R_j S_j), 2 e_b (h*Q*)_b, summed over all the layers reading
+     * it, goes into dS_j here once (the feature branches add theirs below). */
+    int useg[BFC_MAX_L], src[BFC_MAX_L + 1], dst[BFC_MAX_L + 1], len[BFC_MAX_L + 1], Hs = 0;
+    if (Bc <= 0) {
+        Hs = union_layout(lr, top, useg);
+        const REAL *hs = lr->WS.hs, *Ps = lr->WS.Ps;
+        REAL *hgs = lr->WS.hgs;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < Hs; i++) hgs[(size_t)b * Hs + i] = e[b] * hs[(size_t)b * Hs + i];
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, Hs, Hs, B, 2.0, hs, Hs, hgs, Hs, 0.0,
+             lr->WS.Ms, Hs);
+        for (int j = lo; j < top; j++) {
+            if (j < 2 || useg[j] < 0) continue;
+            const int p = lr->p[j], kj = lr->k[j];
+            const REAL *U = lr->WS.U[j];
+            REAL *dU = lr->WS.scratch;
+            for (int b = 0; b < B; b++)
+                for (int i = 0; i < p; i++)
+                    dU[(size_t)b * p + i] = (REAL)2 * e[b] * Ps[(size_t)b * Hs + useg[j] + i] *
+                                            FN(dsq_clamped)(U[(size_t)b * p + i], Bc);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, kj, p, 1.0, dU, p, lr->WS.R[j], kj,
+                 1.0, lr->WS.dS[j], kj);
+        }
+    }
 
     double tie = 0.0, wd = 0.0;
     for (int l = top; l >= lo; l--) {
@@ -245,27 +319,21 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
                     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, lr->p[j], m, 1.0, hg, m,
                          W + lr->seg[l][j], H, 0.0, dh + lr->seg[l][j], H);
         } else {
-            /* f_l = hᵀQh: dQ = Σ_b α e_b h_b h_bᵀ; gW = W (2 dQ − 4 λ D); dh = 2 α e_b P_b */
-            for (int b = 0; b < B; b++) {
-                const REAL s = a * e[b];
-                for (int i = 0; i < H; i++) hg[(size_t)b * H + i] = s * h[(size_t)b * H + i];
-            }
+            /* gW = W (2 dQ_l − 4 λ D), 2 dQ_l = α_l times layer l's block of Ms */
             REAL *Mx = lr->WS.M[l];
-            GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 2.0, h, H, hg, H, 0.0, Mx, H);
+            const int n = FN(union_runs)(lr, l, useg, Hs, src, dst, len);
+            for (int r1 = 0; r1 < n; r1++)
+                for (int t1 = 0; t1 < len[r1]; t1++) {
+                    REAL *mx = Mx + (size_t)(src[r1] + t1) * H;
+                    const REAL *ms = lr->WS.Ms + (size_t)(dst[r1] + t1) * Hs;
+                    for (int r2 = 0; r2 < n; r2++) {
+                        REAL *restrict to = mx + src[r2];
+                        const REAL *restrict from = ms + dst[r2];
+                        for (int t2 = 0; t2 < len[r2]; t2++) to[t2] = a * from[t2];
+                    }
+                }
             if (has_tie) AXPY(H * H, (REAL)(-4.0 * lt), lr->WS.D[l], 1, Mx, 1);
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, H, H, 1.0, W, H, Mx, H, 0.0, gW, H);
-            /* dh = 2 α e_b P_b, on the columns read below (the segments σ(R_j S_j)) */
-            const REAL *P = lr->WS.P[l];
-            const int ldp = H + (l < lr->L ? k : 0); /* P_l's leading dimension */
-            for (int j = lo; j < l && need_dh; j++) {
-                const int o = lr->seg[l][j], p = lr->p[j];
-                if (j < 2 || o < 0) continue;
-                for (int b = 0; b < B; b++) {
-                    const REAL s = (REAL)2 * a * e[b];
-                    for (int i = 0; i < p; i++)
-                        dh[(size_t)b * H + o + i] = s * P[(size_t)b * ldp + o + i];
-                }
-            }
         }
         if (lw > 0) {
             wd += lw * DOT(m * H, W, 1, W, 1);
@@ -288,14 +356,16 @@ static void FN(backward)(bfc_learner *lr, int B, int top, int lo, int reg, REAL 
                 wd += lw * DOT(k * H, K, 1, K, 1);
                 AXPY(k * H, (REAL)(2.0 * lw), K, 1, gK, 1);
             }
+            /* (unclamped: dh holds only this term, the output's went in above) */
             for (int j = lo; j < l && need_dh && l < top; j++)
                 if (j >= 2 && lr->seg[l][j] >= 0)
                     GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, lr->p[j], k, 1.0,
-                         lr->WS.dS[l], k, K + lr->seg[l][j], H, 1.0, dh + lr->seg[l][j], H);
+                         lr->WS.dS[l], k, K + lr->seg[l][j], H, Bc > 0 ? 1.0 : 0.0,
+                         dh + lr->seg[l][j], H);
         }
 
         /* into the segments σ(R_j S_j) of h_l: dU = dh_seg ⊙ σ'(U), dS_j += dU R_j */
-        if (!need_dh) continue;
+        if (!need_dh || (Bc <= 0 && !(l < top && l < lr->L))) continue;
         for (int j = lo; j < l; j++) {
             const int o = lr->seg[l][j];
             if (j < 2 || o < 0) continue;
