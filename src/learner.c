@@ -356,14 +356,19 @@ void bfc_learner_output_grad(bfc_learner *lr, const double *x, int top, int lo, 
 double bfc_learner_step_flops(const bfc_learner *lr, int B, int top, int lo)
 {
     double fl = 0.0;
+    if (lr->cfg.clamp <= 0) { /* h*Q* forward, h*ᵀ diag(e) h* backward (learner_impl.h) */
+        int useg[BFC_MAX_L];
+        const double Hs = union_layout(lr, top, useg);
+        fl += 2 * 2 * B * Hs * Hs;
+    }
     for (int l = 2; l <= top; l++) {
         double H = lr->H[l], m = lr->m[l], k = lr->k[l], p = lr->p[l];
         if (l < lr->L && l < top) fl += 2 * B * H * k + 2 * B * k * p;
         if (lr->cfg.clamp > 0) fl += 2 * B * H * m;
-        else fl += H * H * m + 2 * B * H * H;
+        else fl += H * H * m;
         if (l < lo) continue;
         if (lr->cfg.clamp > 0) fl += 2 * 2 * B * H * m;
-        else fl += 2 * B * H * H + 2 * m * H * H;
+        else fl += 2 * m * H * H;
         if (l < lr->L) fl += 2 * B * H * k * 2 + k * H * H * 3;
     }
     return fl;
