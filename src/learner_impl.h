@@ -73,7 +73,18 @@ static void FN(build_h_into)(bfc_learner *lr, const double *restrict X, int B, i
 {
     const int d = lr->d;
     const REAL Bc = (REAL)lr->cfg.clamp;
-    for (int j = 0; j < nseg; j++) {
+    const int both = nseg > 1 && seg[0] >= 0 && seg[1] >= 0;
+    if (both) /* x and x² − 1 in one loop (alone, a copy loop becomes a memcpy call per row) */
+        for (int b = 0; b < B; b++) {
+            REAL *restrict h0 = h + (size_t)b * H + seg[0];
+            REAL *restrict h1 = h + (size_t)b * H + seg[1];
+            const double *restrict xb = X + (size_t)b * d;
+            for (int i = 0; i < d; i++) {
+                h0[i] = (REAL)xb[i];
+                h1[i] = (REAL)(xb[i] * xb[i] - 1.0);
+            }
+        }
+    for (int j = both ? 2 : 0; j < nseg; j++) {
         const int o = seg[j];
         if (o < 0) continue;
         if (j <= 1) {
