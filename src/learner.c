@@ -22,7 +22,7 @@
         real *U[BFC_MAX_L + 1];              /* B × p: R S before clamping */                     \
         real *Q[BFC_MAX_L + 1], *D[BFC_MAX_L + 1], *M[BFC_MAX_L + 1]; /* H × H */                \
         real *f[BFC_MAX_L + 1];              /* B: ‖clamp(F_l)‖² (clamp path) */                  \
-        real *hs, *hgs, *Ps;                 /* B × H*: the union h* of h_2..h_top, e ⊙ h*, h* Q* */ \
+        real *hs, *hgs, *Ps;                 /* B × H*: union h* of h_2..h_top, e ⊙ h*, h*Q* */   \
         real *Qs, *Ms;                       /* H* × H*: Σ α_l Q_l, 2 h*ᵀ diag(e) h* */           \
         real *scratch;                       /* B × max(H, m) */                                  \
         real *e;                             /* B: d objective / d out */                         \
