@@ -19,6 +19,7 @@ typedef struct {
     double clamp, tie, wd;
     int task;
     unsigned J3; /* J_3 override (0 = default) */
+    unsigned J4; /* J_4 override (0 = default) */
 } case_t;
 
 static void make(const case_t *cs, bfc_target_config *tc, bfc_learner **lr, double **X, double **y)
@@ -29,6 +30,7 @@ static void make(const case_t *cs, bfc_target_config *tc, bfc_learner **lr, doub
     tc->gap = 0.3;
     tc->task = cs->task;
     if (cs->J3) tc->J[3] = cs->J3;
+    if (cs->J4) tc->J[4] = cs->J4;
     bfc_target_resolve(tc);
     bfc_learner_config lc;
     bfc_learner_defaults(&lc);
@@ -124,6 +126,18 @@ Test(learner, backward_matches_finite_differences_with_skip_connections)
     case_t cs = {.L = 3, .d = 4, .B = 5, .tie = 1.0, .J3 = 0x7u};
     double w = grad_check(&cs, 3, 2);
     cr_expect_leq(w, GRAD_TOL, "worst relative error %g", w);
+}
+
+Test(learner, backward_matches_finite_differences_when_inputs_are_shared_by_several_layers)
+{
+    /* J_4 = {0, 1, 2, 3}: x² − 1 feeds layers 2 and 4, σ(R_2 S_2) layers 3 and 4, so the
+     * unclamped output's union of inputs holds columns of three layers at once */
+    case_t cs = {.L = 4, .d = 4, .B = 5, .tie = 0.7, .wd = 0.01, .J4 = 0xFu};
+    for (int top = 2; top <= 4; top++)
+        for (int lo = 2; lo <= top; lo++) {
+            double w = grad_check(&cs, top, lo);
+            cr_expect_leq(w, GRAD_TOL, "top %d lo %d: worst relative error %g", top, lo, w);
+        }
 }
 
 Test(learner, backward_matches_finite_differences_for_classification)
