@@ -198,7 +198,7 @@ static double max_or_nan(const double *a, int n)
 enum {
     TILE_ROWS = 64,
     TILE_MNK = 1 << 18, /* OpenBLAS runs a DGEMM of m·n·k ≤ 2^18 on one thread */
-    TILE_COLS_MIN = 64,
+    TILE_COLS_MIN = 16,
     TILE_COLS_MAX = 1024,
     MAP_MAX_THREADS = 16,
     MIN_ENTRIES_PER_THREAD = 1 << 17
@@ -271,9 +271,9 @@ static void *tiled_worker(void *arg)
         const int jstart = J->what == TILED_GRAM_UPPER ? i0 : 0;
         for (int j0 = jstart; j0 < m; j0 += J->cols) {
             const int cb = m - j0 < J->cols ? m - j0 : J->cols;
-            /* the Gram's diagonal tile goes through the scratch: only its upper part is
-             * copied out, so nothing below the diagonal is written */
-            const int diag = J->what == TILED_GRAM_UPPER && j0 == i0;
+            /* the Gram's tiles that reach below the diagonal (j0 < i0 + rb) go through the
+             * scratch: only their upper part is copied out, so nothing below is written */
+            const int diag = J->what == TILED_GRAM_UPPER && j0 < i0 + rb;
             double *T;
             size_t ld;
             if (J->what == TILED_MATVEC || diag) T = A->tile, ld = (size_t)cb;
@@ -282,12 +282,13 @@ static void *tiled_worker(void *arg)
                         J->X + (size_t)i0 * (size_t)d, d, J->Z + (size_t)j0 * (size_t)d, d, 0.0,
                         T, (int)ld);
             for (int r = 0; r < rb; r++) {
-                const int i = i0 + r, c0 = diag ? r : 0; /* diag: i = j0 + r */
+                const int i = i0 + r, c0 = diag && i > j0 ? i - j0 : 0;
+                if (c0 >= cb) continue; /* this row's part of the tile is all below */
                 double *row = T + (size_t)r * ld + c0;
                 const int len = cb - c0;
                 /* the Gram's diagonal is the norm itself: the distance of x to itself is
                  * then exactly 0 and the diagonal is consistent with the rows */
-                if (diag) row[0] = J->xx[i];
+                if (diag && i >= j0) row[0] = J->xx[i];
                 map_span(J->k, d, row, len, J->xx[i], J->zz + j0 + c0);
                 if (!all_finite_span(row, len))
                     for (int j = 0; j < len; j++)
@@ -297,7 +298,8 @@ static void *tiled_worker(void *arg)
                         }
                 if (J->what == TILED_MATVEC) J->out[i] += cblas_ddot(cb, row, 1, J->a + j0, 1);
                 if (diag)
-                    memcpy(J->K + (size_t)i * (size_t)m + (size_t)i, row, sizeof(double) * (size_t)len);
+                    memcpy(J->K + (size_t)i * (size_t)m + (size_t)(j0 + c0), row,
+                           sizeof(double) * (size_t)len);
             }
         }
     }
@@ -305,8 +307,11 @@ static void *tiled_worker(void *arg)
 }
 
 /* threads for a job of this many entries: as many as OpenBLAS uses, each with enough work */
-static int tiled_threads(double entries)
+static int tiled_threads(double entries, int d)
 {
+    /* beyond d = 256 a tile's product is one OpenBLAS would split over its own threads:
+     * then it gets them, and the tiles run on one thread (one caller of OpenBLAS at a time) */
+    if ((double)TILE_ROWS * tile_cols(d) * d > TILE_MNK) return 1;
     int T = openblas_get_num_threads();
     if (T > MAP_MAX_THREADS) T = MAP_MAX_THREADS;
     if ((double)T * MIN_ENTRIES_PER_THREAD > entries) T = (int)(entries / MIN_ENTRIES_PER_THREAD);
@@ -397,7 +402,7 @@ int bfc_kernel_matrix(const bfc_kernel *k, const double *X, int n, const double 
     if (!st) {
         tiled_job J = {.what = TILED_MATRIX, .k = k, .d = d, .n = n, .m = m,
                        .cols = tile_cols(d), .X = X, .Z = Z, .xx = xx, .zz = zz, .K = K};
-        st = tiled_run(&J, tiled_threads((double)n * (double)m));
+        st = tiled_run(&J, tiled_threads((double)n * (double)m, d));
     }
     bfc_free(xx);
     return st;
@@ -411,7 +416,7 @@ int bfc_kernel_matvec(const bfc_kernel *k, const double *X, int n, const double 
     if (n < 0 || m < 0) return bfc_fail(BFC_EINVAL, "matrix sizes must be >= 0 (got %d x %d)", n, m);
     if (n == 0 || m == 0) return BFC_OK;
     BFC_ASSERT(X && Z && a && out);
-    const int cols = tile_cols(d), T = tiled_threads((double)n * (double)m);
+    const int cols = tile_cols(d), T = tiled_threads((double)n * (double)m, d);
     const size_t tiles = (size_t)T * TILE_ROWS * (size_t)cols;
     double *xx = bfc_alloc_d((size_t)n + (size_t)m + tiles);
     if (!xx) return bfc_fail(BFC_ENOMEM, "cannot allocate %d norms and the tiles", n + m);
@@ -430,7 +435,7 @@ int bfc_kernel_matvec(const bfc_kernel *k, const double *X, int n, const double 
 size_t bfc_kernel_matvec_bytes(int n, int m, int d)
 {
     if (d < 1) d = 1;
-    const size_t T = (size_t)tiled_threads((double)n * (double)m);
+    const size_t T = (size_t)tiled_threads((double)n * (double)m, d);
     return sizeof(double) * ((size_t)n + (size_t)m + T * TILE_ROWS * (size_t)tile_cols(d));
 }
 
@@ -459,7 +464,7 @@ int bfc_kernel_gram_upper(const bfc_kernel *k, const double *X, int n, int d, do
     if (n < 0) return bfc_fail(BFC_EINVAL, "matrix size must be >= 0 (got %d)", n);
     if (n == 0) return BFC_OK;
     BFC_ASSERT(X && K);
-    const int cols = tile_cols(d), T = tiled_threads(0.5 * (double)n * (double)(n + 1));
+    const int cols = tile_cols(d), T = tiled_threads(0.5 * (double)n * (double)(n + 1), d);
     double *xx = bfc_alloc_d((size_t)n + (size_t)T * TILE_ROWS * (size_t)cols);
     if (!xx) return bfc_fail(BFC_ENOMEM, "cannot allocate %d norms and the tiles", n);
     st = norms_and_scale(k, X, n, X, n, d, xx, xx);

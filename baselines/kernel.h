@@ -65,9 +65,10 @@ const char *bfc_kernel_name(const bfc_kernel *k, char *buf, size_t len);
 double bfc_kernel_eval(const bfc_kernel *k, double xy, double xx, double yy, int d);
 
 /* K (n × m) = k(X_i, Z_j) for X (n × d), Z (m × d), built in cache-sized tiles: a DGEMM of
- * 16 rows × up to 1024 columns, then the map on it while it is in cache; the tiles are
- * shared out over as many threads as OpenBLAS uses, with the same tiling for any count (the
- * result is bitwise independent of the thread count).
+ * 64 rows × 16 to 1024 columns (64 · columns · d ≤ 2^18, so OpenBLAS runs it on the calling
+ * thread), then the map on it while it is in cache; the tiles are shared out over as many
+ * threads as OpenBLAS uses (for d > 256, one, and OpenBLAS threads each product), with the
+ * same tiling for any count (the result is bitwise independent of the thread count).
  * Returns BFC_EINVAL for a bad kernel or when the values would exceed BFC_KERNEL_MAX_VALUE on
  * this data (checked before the product, at the largest norm), BFC_ENUMERIC if an entry is
  * not finite (NaN or inf in the data, or a custom kernel's), BFC_ENOMEM. Allocates n + m

@@ -384,3 +384,45 @@ Test(kernel, polynomial_entries_of_every_degree_equal_the_scalar_kernel_bitwise)
     }
     bfc_free(X), bfc_free(Z), bfc_free(K);
 }
+
+Test(kernel, wide_inputs_beyond_d_256_give_the_same_matrices_on_any_thread_count)
+{
+    /* d = 300: a tile's product is large enough for OpenBLAS to thread it, so the tiles run
+     * on one thread; the entries still match the formulas and do not depend on the count */
+    const int n = 150, m = 90, d = 300;
+    double *X = random_data(n, d, 15), *Z = random_data(m, d, 16);
+    double *G = bfc_alloc_d((size_t)n * n), *K1 = bfc_alloc_d((size_t)n * m);
+    double *K2 = bfc_alloc_d((size_t)n * m);
+    bfc_kernel k;
+    bfc_kernel_defaults(&k, d);
+    openblas_set_num_threads(1);
+    cr_assert_eq(bfc_kernel_matrix(&k, X, n, Z, m, d, K1), BFC_OK, "%s", bfc_last_error());
+    openblas_set_num_threads(3);
+    cr_assert_eq(bfc_kernel_matrix(&k, X, n, Z, m, d, K2), BFC_OK, "%s", bfc_last_error());
+    cr_assert_eq(bfc_kernel_gram(&k, X, n, d, G), BFC_OK, "%s", bfc_last_error());
+    double err = 0.0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < m; j++) {
+            const double ref = direct(&k, X + i * d, Z + j * d, d);
+            err = fmax(err, fabs(K2[i * m + j] - ref) / fabs(ref));
+            err = fmax(err, fabs(K1[i * m + j] - ref) / fabs(ref));
+        }
+        for (int j = 0; j < n; j++) {
+            const double ref = direct(&k, X + i * d, X + j * d, d);
+            err = fmax(err, fabs(G[i * n + j] - ref) / fabs(ref));
+        }
+    }
+    cr_expect(err <= ENTRY_TOL, "largest relative error %.3g", err);
+    /* tiles narrower than tall (16 columns): still nothing written below the diagonal */
+    for (int i = 0; i < n * n; i++) G[i] = NAN;
+    cr_assert_eq(bfc_kernel_gram_upper(&k, X, n, d, G), BFC_OK, "%s", bfc_last_error());
+    int below = 0, upper = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (j < i) below += !isnan(G[i * n + j]);
+            else upper += !isfinite(G[i * n + j]);
+        }
+    cr_expect(below == 0 && upper == 0, "%d written below, %d missing above", below, upper);
+    openblas_set_num_threads(1);
+    bfc_free(X), bfc_free(Z), bfc_free(G), bfc_free(K1), bfc_free(K2);
+}
