@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "json.h"
 #include "learner.h"
+#include "metrics.h"
 #include "npy.h"
 #include "perf.h"
 #include "rng.h"
@@ -220,22 +221,15 @@ static int reference_compute(stepper *st, reference *ref)
     return BFC_OK;
 }
 
-static double rel_norm(const double *a, const double *b, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1.0));
-}
-
 /* The largest relative difference of a to b over the values of reference. */
 static double reference_diff(const reference *a, const reference *b, size_t np)
 {
-    const double v[6] = {rel_norm(&a->loss0, &b->loss0, 1), rel_norm(a->grad0, b->grad0, np),
-                         rel_norm(a->theta1, b->theta1, np), rel_norm(&a->loss1, &b->loss1, 1),
-                         rel_norm(a->grad1, b->grad1, np), rel_norm(&a->lossk, &b->lossk, 1)};
+    const double v[6] = {bfc_relative_diff(&a->loss0, &b->loss0, 1),
+                         bfc_relative_diff(a->grad0, b->grad0, np),
+                         bfc_relative_diff(a->theta1, b->theta1, np),
+                         bfc_relative_diff(&a->loss1, &b->loss1, 1),
+                         bfc_relative_diff(a->grad1, b->grad1, np),
+                         bfc_relative_diff(&a->lossk, &b->lossk, 1)};
     double worst = 0.0;
     for (int i = 0; i < 6; i++) worst = isnan(v[i]) || v[i] > worst ? v[i] : worst;
     return worst;

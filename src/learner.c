@@ -150,14 +150,6 @@ void bfc_learner_free(bfc_learner *lr)
 #define DOT cblas_ddot
 #define AXPY cblas_daxpy
 #include "learner_impl.h"
-#undef REAL
-#undef FN
-#undef WS
-#undef GEMM
-#undef SYRK
-#undef SYMM
-#undef DOT
-#undef AXPY
 
 #define REAL float
 #define FN(name) name##_f
@@ -168,14 +160,6 @@ void bfc_learner_free(bfc_learner *lr)
 #define DOT cblas_sdot
 #define AXPY cblas_saxpy
 #include "learner_impl.h"
-#undef REAL
-#undef FN
-#undef WS
-#undef GEMM
-#undef SYRK
-#undef SYMM
-#undef DOT
-#undef AXPY
 
 bfc_learner *bfc_learner_new(const bfc_target_config *tc, const bfc_learner_config *lc, int bmax,
                              int *status)

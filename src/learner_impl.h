@@ -3,7 +3,8 @@
  *   REAL      double or float
  *   FN(name)  the name with this precision's suffix (name_d, name_f)
  *   WS        the member of bfc_learner holding this precision's parameters and workspace
- *   GEMM, SYRK, SYMM, DOT, AXPY   the CBLAS routines of REAL.
+ *   GEMM, SYRK, SYMM, DOT, AXPY   the CBLAS routines of REAL,
+ * and undefines them at its end.
  * Inputs X, y and the outputs F(x) are double in both; the loss and the tie and weight-decay
  * values are summed in double. Shapes are row-major, B is the batch size. No header guard:
  * each inclusion instantiates the functions for the REAL of the moment. */
@@ -434,3 +435,13 @@ static double FN(loss_grad)(bfc_learner *lr, const double *X, const double *y, i
     }
     return loss + tie + wd;
 }
+
+/* The parameters of this inclusion end with it, so the next one can set them afresh. */
+#undef REAL
+#undef FN
+#undef WS
+#undef GEMM
+#undef SYRK
+#undef SYMM
+#undef DOT
+#undef AXPY

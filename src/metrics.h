@@ -2,8 +2,13 @@
 #ifndef BFC_METRICS_H
 #define BFC_METRICS_H
 
+#include <stddef.h>
+
 /* E(pred − g)² / Var(g) over n points (Var with denominator n). */
 double bfc_relative_error(const double *pred, const double *g, int n);
+
+/* ‖a − b‖ / ‖b‖ over n entries (‖a − b‖ when b = 0): how far a is from the reference b. */
+double bfc_relative_diff(const double *a, const double *b, size_t n);
 
 /* The same on the bulk of the distribution: only the points whose |g − mean(g)| is below its
  * keep-quantile (e.g. keep = 0.999 drops the 0.1% most extreme targets; the subset depends on

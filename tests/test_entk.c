@@ -43,16 +43,6 @@ static double *normals(int n, uint64_t seed)
     return a;
 }
 
-static double rel_frob(const double *A, const double *B, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num += (A[i] - B[i]) * (A[i] - B[i]);
-        den += B[i] * B[i];
-    }
-    return sqrt(num / den);
-}
-
 Test(entk, counts_every_weight_of_the_learner_at_the_reference_configuration)
 {
     bfc_target_config tc;
@@ -78,7 +68,7 @@ Test(entk, gram_is_symmetric_psd_and_equals_the_general_product)
     cr_assert_eq(bfc_entk_gram(&tc, &lc, X, n, X, n, K2), BFC_OK, "%s", bfc_last_error());
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) cr_assert_eq(K[i * n + j], K[j * n + i]);
-    cr_assert_lt(rel_frob(K2, K, n * n), BLOCK_TOL);
+    cr_assert_lt(bfc_relative_diff(K2, K, n * n), BLOCK_TOL);
     /* eigenvalues */
     double wq;
     int lwork = -1, liwork = -1, iwq, info, nn = n;
@@ -141,7 +131,7 @@ Test(entk, equals_the_gram_matrix_of_finite_difference_gradients)
         configs(d, L, scales[s], BFC_TASK_REGRESSION, &tc, &lc);
         cr_assert_eq(bfc_entk_gram_sym(&tc, &lc, X, n, K), BFC_OK);
         fd_gram(d, L, scales[s], n, X, Kfd);
-        double e = rel_frob(K, Kfd, n * n);
+        double e = bfc_relative_diff(K, Kfd, n * n);
         cr_assert_leq(e, FD_TOL, "init scale %g: relative error %g", scales[s], e);
     }
     bfc_free(X);
@@ -160,10 +150,10 @@ Test(entk, blocking_changes_nothing)
     double *S = bfc_alloc_d(n * n), *T = bfc_alloc_d(n * n);
     cr_assert_eq(bfc_entk_gram(&tc, &lc, X, n, Z, m, A), BFC_OK);
     cr_assert_eq(bfc_entk_gram_blocked(&tc, &lc, X, n, Z, m, B, 5 * 8 * P), BFC_OK);
-    cr_assert_lt(rel_frob(B, A, n * m), BLOCK_TOL);
+    cr_assert_lt(bfc_relative_diff(B, A, n * m), BLOCK_TOL);
     cr_assert_eq(bfc_entk_gram_sym(&tc, &lc, X, n, S), BFC_OK);
     cr_assert_eq(bfc_entk_gram_sym_blocked(&tc, &lc, X, n, T, 4 * 8 * P), BFC_OK);
-    cr_assert_lt(rel_frob(T, S, n * n), BLOCK_TOL);
+    cr_assert_lt(bfc_relative_diff(T, S, n * n), BLOCK_TOL);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) cr_assert_eq(T[i * n + j], T[j * n + i]);
     bfc_free(X), bfc_free(Z), bfc_free(A), bfc_free(B), bfc_free(S), bfc_free(T);
@@ -217,7 +207,7 @@ Test(entk, ridge_fit_on_a_precomputed_gram_matches_krr_on_the_same_kernel)
     cr_assert_lt(fabs(rep.ridge - kr->ridge), 1e-12 * kr->ridge, "ridges %g vs %g", rep.ridge,
                  kr->ridge);
     cr_assert_lt(fabs(rep.val_mse - kr->val_mse), 1e-9 * kr->val_mse);
-    cr_assert_lt(rel_frob(pe, pk, m), 1e-8);
+    cr_assert_lt(bfc_relative_diff(pe, pk, m), 1e-8);
     bfc_krr_free(model);
     bfc_free(X), bfc_free(Xt), bfc_free(y), bfc_free(pk), bfc_free(pe), bfc_free(coef);
     bfc_free(K), bfc_free(Kt);

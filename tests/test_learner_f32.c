@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "learner.h"
+#include "metrics.h"
 #include "rng.h"
 #include "train.h"
 
@@ -56,16 +57,6 @@ static bfc_learner *make(const case_t *cs, int precision, bfc_target_config *tc)
     return lr;
 }
 
-static double rel_diff(const double *a, const double *b, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1.0));
-}
-
 /* Objective, gradient (slice lo..top and the bias) and outputs of both precisions on the same
  * θ and batch. */
 static void compare(const case_t *cs, int top, int lo)
@@ -87,7 +78,7 @@ static void compare(const case_t *cs, int top, int lo)
     const double fs = bfc_learner_loss_grad(ls, X, y, cs->B, top, lo, gs, ps);
     size_t off, len;
     bfc_learner_slice(ld, lo, top, &off, &len);
-    const double eg = rel_diff(gs + off, gd + off, len), ef = fabs(fs - fd) / fabs(fd);
+    const double eg = bfc_relative_diff(gs + off, gd + off, len), ef = fabs(fs - fd) / fabs(fd);
     cr_expect_leq(ef, F32_LOSS_TOL, "objective: single %.9g, double %.9g (rel %.2e)", fs, fd, ef);
     cr_expect_leq(eg, F32_GRAD_TOL, "gradient of layers %d..%d: rel %.2e", lo, top, eg);
     for (int i = 0; i < 3; i++)
@@ -98,7 +89,7 @@ static void compare(const case_t *cs, int top, int lo)
     double *od = bfc_alloc_d((size_t)cs->B), *os = bfc_alloc_d((size_t)cs->B);
     bfc_learner_predict(ld, X, cs->B, top, od);
     bfc_learner_predict(ls, X, cs->B, top, os);
-    cr_expect_leq(rel_diff(os, od, (size_t)cs->B), F32_LOSS_TOL, "outputs");
+    cr_expect_leq(bfc_relative_diff(os, od, (size_t)cs->B), F32_LOSS_TOL, "outputs");
     bfc_free(gd), bfc_free(gs), bfc_free(od), bfc_free(os), bfc_free(X), bfc_free(y);
     bfc_learner_free(ld);
     bfc_learner_free(ls);

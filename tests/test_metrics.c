@@ -58,3 +58,11 @@ Test(metrics, feature_error_is_zero_up_to_an_affine_map_and_allows_rank_deficien
     cr_assert_eq(bfc_feature_error(Z, 3, T, 2, N, &e), BFC_OK);
     cr_expect_float_eq(e, 1.0, 1e-12, "collapsed features explain nothing: %g", e);
 }
+
+Test(metrics, relative_diff_is_the_norm_of_the_difference_over_the_reference)
+{
+    const double a[3] = {1.0, 2.0, 2.0}, b[3] = {1.0, 0.0, 2.0}, zero[3] = {0, 0, 0};
+    cr_expect_float_eq(bfc_relative_diff(a, b, 3), 2.0 / sqrt(5.0), 1e-15);
+    cr_expect_eq(bfc_relative_diff(b, b, 3), 0.0);
+    cr_expect_float_eq(bfc_relative_diff(a, zero, 3), 3.0, 1e-15); /* reference 0: ‖a‖ */
+}
