@@ -22,6 +22,13 @@
  * arrays by 17-19 MiB with 2 threads). */
 #define KRR_BASE_BYTES ((size_t)20 << 20)
 
+/* Relative gain in validation MSE that a ridge below the one at hand must bring to be taken
+ * (grid extension, refinement): when the kernel nearly interpolates, the error is flat near
+ * λ = 0 to 1e-11 and only rounding decides; a gain this small is far below the sampling
+ * error of the validation MSE (√(2/v) ≥ 1e-3 for v ≤ 10⁶) and would only push the ridge
+ * towards a singular solve. */
+#define KRR_MIN_GAIN 1e-6
+
 /* Jitters of the Cholesky fallback, relative to the mean diagonal of K, added to λ. */
 static const double krr_jitter[] = {1e-10, 1e-8, 1e-6};
 
@@ -49,6 +56,8 @@ void bfc_krr_defaults(bfc_krr_config *cfg, int d)
     cfg->seed = 0;
     cfg->mem_limit = 0;
     cfg->predict_block_bytes = BFC_KRR_PREDICT_BLOCK_BYTES;
+    cfg->bandwidth_select = 1;
+    cfg->refine_ridge = 1;
     cfg->center = 1;
     cfg->verbose = 0;
 }
@@ -84,14 +93,14 @@ static double bytes_select(const bfc_krr_config *cfg, int n, int d)
     if (cfg->ridge > 0.0 || n < 2) return 0.0;
     int vi, si;
     split_sizes(cfg, n, &vi, &si);
-    const double v = vi, s = si, nr = cfg->ridge_grid_count;
+    const double v = vi, s = si, nr = cfg->ridge_grid_count + BFC_KRR_GRID_EXTEND;
     const double doubles = s * s                  /* K_S, then its eigenvectors */
                            + 2.0 * s * s + 7.0 * s + 1.0 /* dsyevd work, eigenvalues */
                            + v * s                /* K(val, S) */
                            + (s + v) * (d + 1.0)  /* inputs and labels of S and val */
                            + (s + v)              /* norms of the kernel matrices */
                            + s + 2.0 * s * nr     /* Vᵀy, scaled coefficients, α path */
-                           + v * nr + 2.0 * nr;   /* validation predictions, path */
+                           + v * nr + 4.0 * nr;   /* validation predictions, paths */
     const double ints = (double)n + 5.0 * s + 3.0; /* permutation, dsyevd iwork */
     return 8.0 * doubles + 4.0 * ints;
 }
@@ -140,9 +149,32 @@ static double bytes_predict(const bfc_krr_config *cfg, int n, int m, int d)
     return 8.0 * (double)n * (d + 1.0) + (double)bfc_kernel_matvec_bytes(rows, n, d);
 }
 
+/* whether the refinement runs for n points: ridge chosen, S smaller than the training part */
+static int refines(const bfc_krr_config *cfg, int n)
+{
+    if (cfg->ridge > 0.0 || !cfg->refine_ridge || n < 2) return 0;
+    int v, s;
+    split_sizes(cfg, n, &v, &s);
+    return n - v > s;
+}
+
+static double bytes_refine(const bfc_krr_config *cfg, int n, int d)
+{
+    if (!refines(cfg, n)) return 0.0;
+    int v, s;
+    split_sizes(cfg, n, &v, &s);
+    const int nt = n - v;
+    /* the Gram of the training part (upper triangle), its inputs, labels, coefficients and
+     * diagonal, the validation inputs, labels and predictions, the tiles of the Gram and of
+     * the validation product, the permutation */
+    return bytes_square_upper(nt) + 8.0 * (double)nt * (d + 3.0) + 8.0 * (double)v * (d + 2.0) +
+           (double)(2u << 20) + (double)bfc_kernel_matvec_bytes(v, nt, d) + 4.0 * n;
+}
+
 size_t bfc_krr_memory_estimate(const bfc_krr_config *cfg, int n, int n_test, int d)
 {
     double b = fmax(bytes_select(cfg, n, d), bytes_fit(n, d));
+    b = fmax(b, bytes_refine(cfg, n, d));
     b = fmax(b, bytes_predict(cfg, n, n_test, d));
     b += (double)KRR_BASE_BYTES;
     return b >= (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
@@ -200,14 +232,12 @@ static double *alloc_square(int n)
 
 /* ------------------------------------------------------------------ the ridge path */
 
-int bfc_krr_ridge_path(double *K, const double *y, const double *Kvs, int s, int v,
-                       const double *ridges, int nr, double *P, double *seconds_eigen)
+/* K (s × s, upper triangle read) = V Λ Vᵀ in place by dsyevd: w (s) the eigenvalues, the
+ * buffer then holds V column-major (row i of the row-major view is eigenvector i). */
+static int eigen_in_place(double *K, int s, double *w, double *seconds)
 {
-    BFC_ASSERT(s >= 1 && v >= 0 && nr >= 1);
     int info = 0, lwork = -1, liwork = -1, iwq = 0;
     double wq = 0.0;
-    double *w = bfc_alloc_d((size_t)s);
-    if (!w) return bfc_fail(BFC_ENOMEM, "cannot allocate %d eigenvalues", s);
     /* row-major upper = column-major lower: dsyevd reads it as is */
     dsyevd_("V", "L", &s, K, &s, w, &wq, &lwork, &iwq, &liwork, &info);
     lwork = (int)wq;
@@ -215,28 +245,31 @@ int bfc_krr_ridge_path(double *K, const double *y, const double *Kvs, int s, int
     double *work = bfc_alloc_d((size_t)lwork);
     int *iwork = malloc(sizeof(int) * (size_t)liwork);
     if (!work || !iwork) {
-        bfc_free(w), bfc_free(work), free(iwork);
+        bfc_free(work), free(iwork);
         return bfc_fail(BFC_ENOMEM, "cannot allocate the eigendecomposition workspace (%.1f MiB)",
                         mib(8.0 * lwork));
     }
     const double t0 = bfc_wall_seconds();
     dsyevd_("V", "L", &s, K, &s, w, work, &lwork, iwork, &liwork, &info);
-    if (seconds_eigen) *seconds_eigen = bfc_wall_seconds() - t0;
+    if (seconds) *seconds = bfc_wall_seconds() - t0;
     bfc_free(work);
     free(iwork);
-    if (info != 0) {
-        bfc_free(w);
+    if (info != 0)
         return bfc_fail(BFC_ENUMERIC, "eigendecomposition of the %d x %d selection Gram failed "
                                       "(dsyevd info %d)", s, s, info);
-    }
-    /* The buffer holds V column-major, i.e. row i of the row-major view is eigenvector i. */
-    double *b = bfc_alloc_d((size_t)s), *D = bfc_alloc_d((size_t)s * (size_t)nr),
-           *A = bfc_alloc_d((size_t)s * (size_t)nr);
-    if (!b || !D || !A) {
-        bfc_free(w), bfc_free(b), bfc_free(D), bfc_free(A);
+    return BFC_OK;
+}
+
+/* P (v × nr) = Kvs V (Λ + λ_r)⁻¹ b for b = Vᵀy (s), from the decomposition of
+ * eigen_in_place (V, w); eigenvalues λ_i + λ_r ≤ s·ε·max|λ_i| dropped. */
+static int path_from_eigen(const double *V, const double *w, const double *b, const double *Kvs,
+                           int s, int v, const double *ridges, int nr, double *P)
+{
+    double *D = bfc_alloc_d((size_t)s * (size_t)nr), *A = bfc_alloc_d((size_t)s * (size_t)nr);
+    if (!D || !A) {
+        bfc_free(D), bfc_free(A);
         return bfc_fail(BFC_ENOMEM, "cannot allocate the ridge path (%d x %d)", s, nr);
     }
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, s, s, 1.0, K, s, y, 1, 0.0, b, 1); /* b = Vᵀy */
     const double tol = (double)s * DBL_EPSILON * fmax(fabs(w[0]), fabs(w[s - 1]));
     for (int i = 0; i < s; i++)
         for (int r = 0; r < nr; r++) {
@@ -244,105 +277,236 @@ int bfc_krr_ridge_path(double *K, const double *y, const double *Kvs, int s, int
             D[(size_t)i * nr + r] = e > tol ? b[i] / e : 0.0;
         }
     /* A (s × nr) = V D: column r is α(λ_r); P (v × nr) = Kvs A */
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s, nr, s, 1.0, K, s, D, nr, 0.0, A, nr);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s, nr, s, 1.0, V, s, D, nr, 0.0, A, nr);
     if (v > 0)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, v, nr, s, 1.0, Kvs, s, A, nr, 0.0,
                     P, nr);
     const int ok = all_finite(P, (size_t)v * (size_t)nr);
-    bfc_free(w), bfc_free(b), bfc_free(D), bfc_free(A);
+    bfc_free(D), bfc_free(A);
     if (!ok) return bfc_fail(BFC_ENUMERIC, "the ridge path produced non-finite predictions");
     return BFC_OK;
 }
 
-/* Choose the ridge: split, Gram of S, path, validation MSE. Fills the report's path. */
-static int select_ridge(const bfc_krr_config *cfg, const double *X, const double *y, int n,
-                        int d, bfc_krr *mdl, double t_start)
+int bfc_krr_ridge_path(double *K, const double *y, const double *Kvs, int s, int v,
+                       const double *ridges, int nr, double *P, double *seconds_eigen)
 {
-    bfc_krr_report *rep = mdl->report;
-    const int nr = cfg->ridge_grid_count;
-    int v, s;
-    split_sizes(cfg, n, &v, &s);
-    rep->n_val = v;
-    rep->n_select = s;
-    mdl->path = bfc_alloc_d(2 * (size_t)nr);
+    BFC_ASSERT(s >= 1 && v >= 0 && nr >= 1);
+    double *w = bfc_alloc_d((size_t)s), *b = bfc_alloc_d((size_t)s);
+    if (!w || !b) {
+        bfc_free(w), bfc_free(b);
+        return bfc_fail(BFC_ENOMEM, "cannot allocate %d eigenvalues", s);
+    }
+    int st = eigen_in_place(K, s, w, seconds_eigen);
+    if (!st) {
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, s, s, 1.0, K, s, y, 1, 0.0, b, 1); /* Vᵀy */
+        st = path_from_eigen(K, w, b, Kvs, s, v, ridges, nr, P);
+    }
+    bfc_free(w), bfc_free(b);
+    return st;
+}
+
+/* The validation split: idx (n) a permutation of 0..n−1 from stream BFC_STREAM_VAL of the
+ * seed; idx[0..v) is the validation set, idx[v..n) the training part, S its first s. */
+static int *split_permutation(const bfc_krr_config *cfg, int n)
+{
     int *idx = malloc(sizeof(int) * (size_t)n);
-    double *Xs = bfc_alloc_d((size_t)s * d), *Xv = bfc_alloc_d((size_t)v * d);
-    double *ys = bfc_alloc_d((size_t)s), *yv = bfc_alloc_d((size_t)v);
     gsl_rng *rng = bfc_rng_new(cfg->seed, BFC_STREAM_VAL);
-    double *Ks = NULL, *Kvs = NULL, *P = NULL;
-    int st = BFC_OK;
-    if (!mdl->path || !idx || !Xs || !Xv || !ys || !yv || !rng) {
-        st = bfc_fail(BFC_ENOMEM, "cannot allocate the validation split (n = %d)", n);
-        goto done;
+    if (!idx || !rng) {
+        free(idx);
+        if (rng) gsl_rng_free(rng);
+        return NULL;
     }
     for (int i = 0; i < n; i++) idx[i] = i;
     gsl_ran_shuffle(rng, idx, (size_t)n, sizeof(int));
+    gsl_rng_free(rng);
+    return idx;
+}
+
+/* rows idx[0..m) of X (· × d) and y into Xo (m × d) and yo (m) */
+static void gather(const double *X, const double *y, const int *idx, int m, int d, double *Xo,
+                   double *yo)
+{
+    for (int j = 0; j < m; j++) {
+        memcpy(Xo + (size_t)j * d, X + (size_t)idx[j] * d, sizeof(double) * (size_t)d);
+        yo[j] = y[idx[j]];
+    }
+}
+
+static double mse_of(const double *yv, double shift, const double *P, int v, int stride, int r)
+{
+    double e = 0.0;
     for (int j = 0; j < v; j++) {
-        memcpy(Xv + (size_t)j * d, X + (size_t)idx[j] * d, sizeof(double) * (size_t)d);
-        yv[j] = y[idx[j]];
+        const double res = yv[j] - shift - P[(size_t)j * stride + r];
+        e += res * res;
     }
-    for (int j = 0; j < s; j++) {
-        memcpy(Xs + (size_t)j * d, X + (size_t)idx[v + j] * d, sizeof(double) * (size_t)d);
-        ys[j] = y[idx[v + j]];
-    }
-    free(idx);
-    idx = NULL;
-    double ys_mean = 0.0;
-    if (cfg->center) {
-        for (int j = 0; j < s; j++) ys_mean += ys[j];
-        ys_mean /= s;
-        for (int j = 0; j < s; j++) ys[j] -= ys_mean;
-    }
-    Ks = alloc_square(s);
-    Kvs = bfc_alloc_d((size_t)v * (size_t)s);
-    P = bfc_alloc_d((size_t)v * (size_t)nr);
-    if (!Ks || !Kvs || !P) {
-        st = bfc_fail(BFC_ENOMEM, "cannot allocate the selection Gram (%d x %d, %.1f MiB)", s, s,
-                      mib(8.0 * s * s));
-        goto done;
-    }
-    if ((st = bfc_kernel_gram(&cfg->kernel, Xs, s, d, Ks))) goto done;
-    if ((st = bfc_kernel_matrix(&cfg->kernel, Xv, v, Xs, s, d, Kvs))) goto done;
+    return e / v;
+}
+
+/* Buffers of the selection, shared by every bandwidth. */
+typedef struct {
+    int s, v, nr; /* sizes; nr: grid count */
+    double *Xs, *Xv, *ys, *yv, ys_mean;
+    double *Ks, *Kvs, *P, *w, *b;
+    double *ridges, *mse; /* BFC_KRR_GRID_EXTEND + nr: the extension first, then the grid */
+} sel_work;
+
+/* The ridge path for one kernel: Gram of S, decomposition, grid (extended below once when
+ * its lower edge wins). On return ridges/mse [*first, *first + *count) hold the path in
+ * ascending ridge order and *best indexes its minimum (relative to *first). */
+static int path_for_kernel(const bfc_krr_config *cfg, const bfc_kernel *k, int d, sel_work *W,
+                           int *first, int *count, int *best, double *seconds_eigen)
+{
+    const int s = W->s, v = W->v, nr = W->nr, E = BFC_KRR_GRID_EXTEND;
+    int st;
+    if ((st = bfc_kernel_gram(k, W->Xs, s, d, W->Ks))) return st;
+    if ((st = bfc_kernel_matrix(k, W->Xv, v, W->Xs, s, d, W->Kvs))) return st;
     double md = 0.0;
-    for (int j = 0; j < s; j++) md += Ks[(size_t)j * s + j];
+    for (int j = 0; j < s; j++) md += W->Ks[(size_t)j * s + j];
     md /= s;
-    double *ridges = mdl->path, *mse = mdl->path + nr;
+    double te = 0.0;
+    if ((st = eigen_in_place(W->Ks, s, W->w, &te))) return st;
+    *seconds_eigen += te;
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, s, s, 1.0, W->Ks, s, W->ys, 1, 0.0, W->b, 1);
+    double *ridges = W->ridges + E, *mse = W->mse + E;
+    const double step = nr > 1 ? log(cfg->ridge_grid_max / cfg->ridge_grid_min) / (nr - 1)
+                               : log(10.0) / 2.0;
     for (int r = 0; r < nr; r++) {
         const double t = nr > 1 ? (double)r / (nr - 1) : 0.0;
         ridges[r] = md * cfg->ridge_grid_min * pow(cfg->ridge_grid_max / cfg->ridge_grid_min, t);
     }
-    if (cfg->verbose) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "selection Gram %d x %d built, eigendecomposition next", s, s);
-        progress(cfg, t_start, msg);
-    }
-    if ((st = bfc_krr_ridge_path(Ks, ys, Kvs, s, v, ridges, nr, P, &rep->seconds_eigen)))
-        goto done;
-    int best = -1;
+    if ((st = path_from_eigen(W->Ks, W->w, W->b, W->Kvs, s, v, ridges, nr, W->P))) return st;
+    int b = -1;
     for (int r = 0; r < nr; r++) {
-        double e = 0.0;
-        for (int j = 0; j < v; j++) {
-            const double res = yv[j] - ys_mean - P[(size_t)j * nr + r];
-            e += res * res;
-        }
-        mse[r] = e / v;
-        if (isfinite(mse[r]) && (best < 0 || mse[r] < mse[best])) best = r;
+        mse[r] = mse_of(W->yv, W->ys_mean, W->P, v, nr, r);
+        if (isfinite(mse[r]) && (b < 0 || mse[r] < mse[b])) b = r;
     }
-    if (best < 0) {
-        st = bfc_fail(BFC_ENUMERIC, "no ridge of the grid gave a finite validation error");
+    if (b < 0)
+        return bfc_fail(BFC_ENUMERIC, "no ridge of the grid gave a finite validation error");
+    *first = E;
+    *count = nr;
+    if (b == 0) { /* the lower edge won: E more values below it, same spacing */
+        double *xr = W->ridges, *xm = W->mse;
+        for (int r = 0; r < E; r++) xr[r] = ridges[0] * exp(-(double)(E - r) * step);
+        if ((st = path_from_eigen(W->Ks, W->w, W->b, W->Kvs, s, v, xr, E, W->P))) return st;
+        b = E;
+        for (int r = 0; r < E; r++) xm[r] = mse_of(W->yv, W->ys_mean, W->P, v, E, r);
+        /* the best below the edge, taken only when it gains more than KRR_MIN_GAIN */
+        int bx = -1;
+        for (int r = E - 1; r >= 0; r--)
+            if (isfinite(xm[r]) && (bx < 0 || xm[r] < xm[bx])) bx = r;
+        if (bx >= 0 && xm[bx] < xm[E] * (1.0 - KRR_MIN_GAIN)) b = bx;
+        *first = 0;
+        *count = nr + E;
+        *best = b;
+    } else {
+        *best = b;
+    }
+    return BFC_OK;
+}
+
+static int uses_bandwidth(const bfc_kernel *k)
+{
+    return k->kind == BFC_KERNEL_RBF || k->kind == BFC_KERNEL_LAPLACE;
+}
+
+/* Choose the ridge (and the bandwidth): split, Gram of S, path, validation MSE. Fills the
+ * report's path and search, and sets the model's kernel. */
+static int select_ridge(const bfc_krr_config *cfg, const double *X, const double *y, int n,
+                        int d, bfc_krr *mdl, double t_start)
+{
+    bfc_krr_report *rep = mdl->report;
+    const int nr = cfg->ridge_grid_count, nrx = nr + BFC_KRR_GRID_EXTEND;
+    sel_work W;
+    memset(&W, 0, sizeof W);
+    split_sizes(cfg, n, &W.v, &W.s);
+    const int v = W.v, s = W.s;
+    W.nr = nr;
+    rep->n_val = v;
+    rep->n_select = s;
+    mdl->path = bfc_alloc_d(2 * (size_t)nrx);
+    int *idx = split_permutation(cfg, n);
+    W.Xs = bfc_alloc_d((size_t)s * d), W.Xv = bfc_alloc_d((size_t)v * d);
+    W.ys = bfc_alloc_d((size_t)s), W.yv = bfc_alloc_d((size_t)v);
+    W.ridges = bfc_alloc_d((size_t)nrx), W.mse = bfc_alloc_d((size_t)nrx);
+    int st = BFC_OK;
+    if (!mdl->path || !idx || !W.Xs || !W.Xv || !W.ys || !W.yv || !W.ridges || !W.mse) {
+        st = bfc_fail(BFC_ENOMEM, "cannot allocate the validation split (n = %d)", n);
         goto done;
     }
-    rep->n_path = nr;
-    rep->path_ridge = ridges;
-    rep->path_val_mse = mse;
-    rep->path_best = best;
-    rep->val_mse = mse[best];
-    rep->ridge = ridges[best];
+    gather(X, y, idx, v, d, W.Xv, W.yv);
+    gather(X, y, idx + v, s, d, W.Xs, W.ys);
+    free(idx);
+    idx = NULL;
+    W.ys_mean = 0.0;
+    if (cfg->center) {
+        for (int j = 0; j < s; j++) W.ys_mean += W.ys[j];
+        W.ys_mean /= s;
+        for (int j = 0; j < s; j++) W.ys[j] -= W.ys_mean;
+    }
+    W.Ks = alloc_square(s);
+    W.Kvs = bfc_alloc_d((size_t)v * (size_t)s);
+    W.P = bfc_alloc_d((size_t)v * (size_t)nrx);
+    W.w = bfc_alloc_d((size_t)s), W.b = bfc_alloc_d((size_t)s);
+    if (!W.Ks || !W.Kvs || !W.P || !W.w || !W.b) {
+        st = bfc_fail(BFC_ENOMEM, "cannot allocate the selection Gram (%d x %d, %.1f MiB)", s, s,
+                      mib(8.0 * s * s));
+        goto done;
+    }
+    /* the bandwidths: s₀·2^j, j = −2..4, then one beyond the winning end */
+    const int search = cfg->bandwidth_select && uses_bandwidth(&cfg->kernel);
+    const double s0 = cfg->kernel.bandwidth2;
+    int nb = search ? BFC_KRR_N_BANDWIDTH : 1;
+    for (int i = 0; i < nb; i++) rep->bandwidth_grid[i] = search ? s0 * ldexp(1.0, i - 2) : s0;
+    double best_mse = INFINITY;
+    rep->bandwidth_best = -1;
+    for (int i = 0; i < nb; i++) {
+        bfc_kernel k = cfg->kernel;
+        k.bandwidth2 = rep->bandwidth_grid[i];
+        if (cfg->verbose) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "selection Gram %d x %d (s2 %.4g), eigendecomposition next",
+                     s, s, k.bandwidth2);
+            progress(cfg, t_start, msg);
+        }
+        int first = 0, count = 0, b = 0;
+        if ((st = path_for_kernel(cfg, &k, d, &W, &first, &count, &b, &rep->seconds_eigen)))
+            goto done;
+        const double m = W.mse[first + b];
+        rep->bandwidth_val_mse[i] = m;
+        if (m < best_mse) {
+            best_mse = m;
+            rep->bandwidth_best = i;
+            mdl->kernel = k;
+            memcpy(mdl->path, W.ridges + first, sizeof(double) * (size_t)count);
+            memcpy(mdl->path + count, W.mse + first, sizeof(double) * (size_t)count);
+            rep->n_path = count;
+            rep->path_best = b;
+            rep->grid_extended = count > nr ? count - nr : 0;
+        }
+        if (search && i == BFC_KRR_N_BANDWIDTH - 1 &&
+            (rep->bandwidth_best == 0 || rep->bandwidth_best == BFC_KRR_N_BANDWIDTH - 1)) {
+            const int low = rep->bandwidth_best == 0;
+            rep->bandwidth_extended = low ? -1 : 1;
+            rep->bandwidth_grid[nb++] = s0 * ldexp(1.0, low ? -3 : BFC_KRR_N_BANDWIDTH - 2);
+        }
+    }
+    if (rep->bandwidth_best < 0) {
+        st = bfc_fail(BFC_ENUMERIC, "no bandwidth gave a finite validation error");
+        goto done;
+    }
+    rep->n_bandwidth = search ? nb : 0;
+    if (!search) rep->bandwidth_best = -1;
+    rep->path_ridge = mdl->path;
+    rep->path_val_mse = mdl->path + rep->n_path;
+    rep->val_mse = rep->path_val_mse[rep->path_best];
+    rep->ridge = rep->path_ridge[rep->path_best];
+    rep->ridge_select = rep->ridge;
+    rep->val_mse_select = rep->val_mse;
 done:
     free(idx);
-    bfc_free(Xs), bfc_free(Xv), bfc_free(ys), bfc_free(yv);
-    bfc_free(Ks), bfc_free(Kvs), bfc_free(P);
-    if (rng) gsl_rng_free(rng);
+    bfc_free(W.Xs), bfc_free(W.Xv), bfc_free(W.ys), bfc_free(W.yv);
+    bfc_free(W.Ks), bfc_free(W.Kvs), bfc_free(W.P), bfc_free(W.w), bfc_free(W.b);
+    bfc_free(W.ridges), bfc_free(W.mse);
     return st;
 }
 
@@ -495,6 +659,106 @@ static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, d
     return BFC_OK;
 }
 
+/* ------------------------------------------------------------------ the refinement */
+
+/* Validation MSE of the fit on the training part at ridge lam: Gram (upper) into K (nt × nt),
+ * Cholesky, prediction of the validation set. INFINITY when the Cholesky fails. */
+static int refine_candidate(const bfc_kernel *k, const double *Xt, const double *yt, int nt,
+                            const double *Xv, const double *yv, int v, int d, double mean,
+                            double lam, double *K, double *a, double *pv, double *mse)
+{
+    int st = bfc_kernel_gram_upper(k, Xt, nt, d, K);
+    if (st) return st;
+    double maxd = 0.0;
+    for (int i = 0; i < nt; i++) {
+        maxd = fmax(maxd, K[(size_t)i * nt + i]);
+        K[(size_t)i * nt + i] += lam;
+    }
+    centered(yt, nt, mean, a);
+    char why[128];
+    if (cholesky_attempt(K, nt, a, maxd + lam, NULL, why, sizeof why)) {
+        *mse = INFINITY;
+        return BFC_OK;
+    }
+    for (int j = 0; j < v; j++) pv[j] = 0.0;
+    if ((st = bfc_kernel_matvec(k, Xv, v, Xt, nt, d, a, pv))) return st;
+    double e = 0.0;
+    for (int j = 0; j < v; j++) e += (yv[j] - mean - pv[j]) * (yv[j] - mean - pv[j]);
+    *mse = e / v;
+    if (!isfinite(*mse)) *mse = INFINITY;
+    return BFC_OK;
+}
+
+/* Refine the ridge chosen on S by fits on the whole training part (krr.h, step 2b). */
+static int refine_ridge(const bfc_krr_config *cfg, const double *X, const double *y, int n, int d,
+                        bfc_krr *mdl, double t_start)
+{
+    bfc_krr_report *rep = mdl->report;
+    int v, s;
+    split_sizes(cfg, n, &v, &s);
+    const int nt = n - v;
+    int *idx = split_permutation(cfg, n);
+    double *Xt = bfc_alloc_d((size_t)nt * d), *yt = bfc_alloc_d((size_t)nt);
+    double *Xv = bfc_alloc_d((size_t)v * d), *yv = bfc_alloc_d((size_t)v);
+    double *a = bfc_alloc_d((size_t)nt), *pv = bfc_alloc_d((size_t)v);
+    double *K = alloc_square(nt);
+    int st = BFC_OK;
+    if (!idx || !Xt || !yt || !Xv || !yv || !a || !pv || !K) {
+        st = bfc_fail(BFC_ENOMEM, "cannot allocate the refinement (%d x %d Gram, %.1f MiB)", nt,
+                      nt, mib(4.0 * nt * (nt + 1.0)));
+        goto done;
+    }
+    gather(X, y, idx, v, d, Xv, yv);
+    gather(X, y, idx + v, nt, d, Xt, yt);
+    double mean = 0.0;
+    if (cfg->center) {
+        for (int j = 0; j < nt; j++) mean += yt[j];
+        mean /= nt;
+    }
+    /* λ*, λ* / √10, λ* / 10, ... while it improves; λ*·√10 when the first step down does not */
+    const double f = sqrt(10.0), lam0 = rep->ridge_select;
+    int best = 0, m = 0, up_tried = 0;
+    double lam = lam0;
+    while (m < BFC_KRR_REFINE_MAX) {
+        double e = INFINITY;
+        if ((st = refine_candidate(&mdl->kernel, Xt, yt, nt, Xv, yv, v, d, mean, lam, K, a, pv,
+                                   &e)))
+            goto done;
+        rep->refine_ridge[m] = lam;
+        rep->refine_val_mse[m] = e;
+        if (cfg->verbose) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "refinement on %d points: ridge %.3g, validation MSE %.4g",
+                     nt, lam, e);
+            progress(cfg, t_start, msg);
+        }
+        const int improved = m == 0 || e < rep->refine_val_mse[best] * (1.0 - KRR_MIN_GAIN);
+        if (m > 0 && improved) best = m;
+        m++;
+        if (up_tried) break;
+        if (improved && lam <= lam0) {
+            lam /= f; /* keep going down */
+        } else if (best == 0) {
+            lam = lam0 * f; /* the first step down did not help: one step up */
+            up_tried = 1;
+        } else {
+            break;
+        }
+    }
+    rep->n_refine = m;
+    rep->refine_best = best;
+    /* every Cholesky failed: keep λ* and leave the fallbacks to the final solve */
+    if (isfinite(rep->refine_val_mse[best])) {
+        rep->ridge = rep->refine_ridge[best];
+        rep->val_mse = rep->refine_val_mse[best];
+    }
+done:
+    free(idx);
+    bfc_free(Xt), bfc_free(yt), bfc_free(Xv), bfc_free(yv), bfc_free(a), bfc_free(pv);
+    bfc_free(K);
+    return st;
+}
+
 /* ------------------------------------------------------------------ fit */
 
 static int validate(const bfc_krr_config *cfg, const double *X, const double *y, int n, int d)
@@ -574,7 +838,11 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
     rep->n = n;
     rep->d = d;
     rep->path_best = -1;
+    rep->bandwidth_best = -1;
+    rep->refine_best = -1;
     rep->val_mse = NAN;
+    rep->val_mse_select = NAN;
+    rep->ridge_select = NAN;
     rep->bytes_estimate = est;
     rep->mem_limit = limit == SIZE_MAX ? 0 : limit;
     rep->flops_cholesky = (double)n * (double)n * (double)n / 3.0;
@@ -585,10 +853,17 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
         st = select_ridge(cfg, X, y, n, d, mdl, t0);
         rep->seconds_select = bfc_wall_seconds() - ts;
         if (st) goto fail;
+        if (refines(cfg, n)) {
+            const double tr = bfc_wall_seconds();
+            st = refine_ridge(cfg, X, y, n, d, mdl, t0);
+            rep->seconds_refine = bfc_wall_seconds() - tr;
+            if (st) goto fail;
+        }
         if (cfg->verbose) {
             char msg[160];
-            snprintf(msg, sizeof msg, "ridge %.3g chosen on %d + %d points, validation MSE %.4g",
-                     rep->ridge, rep->n_select, rep->n_val, rep->val_mse);
+            snprintf(msg, sizeof msg, "ridge %.3g (s2 %.4g) chosen on %d + %d points%s, "
+                     "validation MSE %.4g", rep->ridge, mdl->kernel.bandwidth2, rep->n_select,
+                     rep->n_val, rep->n_refine ? " and refined" : "", rep->val_mse);
             progress(cfg, t0, msg);
         }
     } else {
@@ -606,7 +881,7 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
     }
     memcpy(mdl->X, X, sizeof(double) * (size_t)n * (size_t)d);
     double tb = bfc_wall_seconds();
-    if ((st = bfc_kernel_gram_upper(&cfg->kernel, X, n, d, K))) goto fail;
+    if ((st = bfc_kernel_gram_upper(&mdl->kernel, X, n, d, K))) goto fail;
     rep->seconds_build = bfc_wall_seconds() - tb;
     double md = 0.0;
     for (int i = 0; i < n; i++) md += K[(size_t)i * n + i];
@@ -618,6 +893,7 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
         mdl->y_mean = s / n;
     }
     rep->y_mean = mdl->y_mean;
+    rep->bandwidth2 = mdl->kernel.bandwidth2;
     progress(cfg, t0, "Gram built, Cholesky next");
     tb = bfc_wall_seconds();
     st = solve_final(mdl, K, diag, y, (double)limit - (double)est);

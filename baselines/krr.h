@@ -18,6 +18,24 @@
  *     The grid is relative to the mean diagonal of K_S: λ = r · mean(diag K_S) for r
  *     log-spaced over [ridge_grid_min, ridge_grid_max] (default 1e-8 .. 1e2, 21 values,
  *     two per decade).
+ *     When the lower edge of the grid wins, the grid is extended once below it by
+ *     BFC_KRR_GRID_EXTEND more values at the same spacing (4 decades), from the same
+ *     decomposition; the report gives grid_extended. A value below the edge is chosen only when
+ *     it lowers the validation MSE by more than a relative 1e-6 (below that, rounding).
+ *     Bandwidth (rbf, laplace, bandwidth_select = 1, the default): the above is done for
+ *     every s² = s₀·{1/4, 1/2, 1, 2, 4, 8, 16}, s₀ = kernel.bandwidth2 (default d), on the
+ *     same S and validation set (one Gram and one dsyevd each); the (s², λ) pair of
+ *     smallest validation MSE wins. When an end of the bandwidth grid wins, one more value
+ *     (s₀/8 or 32·s₀) is tried. bandwidth_select = 0 keeps kernel.bandwidth2.
+ *  2b. refinement (refine_ridge = 1, the default, and only when S is smaller than the
+ *     training part, n − v > select_max): the ridge best for S is not the best for the
+ *     n − v training points (it falls as n grows). Starting from the chosen λ*, the
+ *     candidates λ*, λ* / √10, λ* / 10, ... are each fitted by Cholesky on the whole training
+ *     part and scored on the same validation set, going down while the validation MSE
+ *     improves (by more than a relative 1e-6); if the first step down does not, λ*·√10
+ *     is tried; at most BFC_KRR_REFINE_MAX candidates. The best wins (never worse than λ* on this measure).
+ *     A candidate whose Cholesky fails counts as not improving. Cost: up to
+ *     BFC_KRR_REFINE_MAX Grams and Choleskys of size n − v (0.51× the final one each).
  *  3. final fit on all n points with the chosen ridge: the upper triangle of the Gram
  *     (bfc_kernel_gram_upper: tiles of DGEMM + map, no mirror), then blocked Cholesky
  *     (dpotrf) of K + λI in place and dpotrs. If the Cholesky fails (or leaves a pivot
@@ -37,8 +55,10 @@
  * costs about as much as the final n = 20000 Cholesky (~25 s). The chosen relative ridge
  * is then applied to all n points; the report gives n_select.
  *
- * Memory: peak = max(selection, final fit) + the model, as bfc_krr_memory_estimate
- * (bytes): selection 3s² + v·s + O((s + v)(d + grid)) doubles, final fit n(n + 1)/2 +
+ * Memory: peak = max(selection, refinement, final fit) + the model, as
+ * bfc_krr_memory_estimate (bytes): selection 3s² + v·s + O((s + v)(d + grid)) doubles (the
+ * bandwidth search reuses the same buffers), refinement the upper triangle of an
+ * (n − v)² matrix + (n − v + v)(d + 3) doubles, final fit n(n + 1)/2 +
  * n(d + 3) doubles plus a page per row, prediction n(d + 1) doubles and a few tiles. The
  * final fit allocates one n × n matrix and touches only its upper triangle (the Gram and
  * the Cholesky read and write nothing else, and the matrix is kept off transparent huge
@@ -60,6 +80,10 @@
 #define BFC_KRR_GRID_MIN 1e-8
 #define BFC_KRR_GRID_MAX 1e2
 #define BFC_KRR_GRID_COUNT 21
+#define BFC_KRR_GRID_EXTEND 8   /* values added below the grid when its lower edge wins */
+#define BFC_KRR_N_BANDWIDTH 7   /* s₀·{1/4, ..., 16} */
+#define BFC_KRR_MAX_BANDWIDTH (BFC_KRR_N_BANDWIDTH + 1) /* with the one extension */
+#define BFC_KRR_REFINE_MAX 5    /* candidates of the refinement on the training part */
 #define BFC_KRR_VAL_FRACTION 0.2
 #define BFC_KRR_PREDICT_BLOCK_BYTES ((size_t)64 << 20)
 
@@ -74,6 +98,10 @@ typedef struct {
     uint64_t seed;              /* validation split: stream BFC_STREAM_VAL of this seed */
     size_t mem_limit;           /* bytes; 0 = 80% of MemAvailable (/proc/meminfo) at fit */
     size_t predict_block_bytes; /* predict takes the test points in blocks of this / (8n) */
+    int bandwidth_select;       /* rbf, laplace with ridge 0: 1 choose s² around
+                                   kernel.bandwidth2 (default); 0 keep kernel.bandwidth2 */
+    int refine_ridge;           /* 1: refine the ridge on the whole training part when
+                                   n − v > select_max (default); 0: apply S's ridge */
     int center;                 /* 1: fit the mean of y separately (default); 0: no */
     int verbose;                /* 1: one progress line per stage on stderr; default 0 */
 } bfc_krr_config;
@@ -89,15 +117,32 @@ typedef struct {
     const double *path_ridge;   /* absolute ridges λ_r (n_path), owned by the model */
     const double *path_val_mse; /* validation MSE at λ_r (n_path), owned by the model */
     int path_best;              /* index of the chosen ridge, −1 without selection */
-    double val_mse;             /* validation MSE at the chosen ridge (NaN without) */
+    double val_mse;             /* validation MSE at the chosen ridge (NaN without): of
+                                   the refinement's fit when it ran, else of the path */
     int n_select, n_val;        /* sizes of S and of the validation set */
+    int grid_extended;          /* ridges added below the grid (its lower edge won), else 0 */
+    /* bandwidth (rbf, laplace): s² of the final kernel; the search, n_bandwidth = 0 without */
+    double bandwidth2;          /* kernel.bandwidth2 of the model (any kind) */
+    int n_bandwidth;            /* s² tried, in the order tried (the extension last) */
+    double bandwidth_grid[BFC_KRR_MAX_BANDWIDTH];
+    double bandwidth_val_mse[BFC_KRR_MAX_BANDWIDTH]; /* best over that s²'s ridge path */
+    int bandwidth_best;         /* index of the chosen s², −1 without the search */
+    int bandwidth_extended;     /* −1: s₀/8 tried, +1: 32·s₀ tried, 0: no extension */
+    /* refinement on the training part (n_refine = 0: skipped) */
+    double ridge_select;        /* λ chosen on S (before the refinement) */
+    double val_mse_select;      /* its validation MSE from the path on S */
+    int n_refine;               /* candidates fitted, in the order tried */
+    double refine_ridge[BFC_KRR_REFINE_MAX];   /* absolute */
+    double refine_val_mse[BFC_KRR_REFINE_MAX]; /* validation MSE of the fit on n − v points */
+    int refine_best;            /* index of the chosen candidate, −1 when skipped */
     /* solve */
     int fallback;             /* 0 Cholesky; 1 Cholesky with jitter; 2 eigen pseudo-solve */
     double jitter;            /* diagonal added to λ by fallback 1 (absolute) */
     char fallback_what[320];  /* what failed and what was done ("" when fallback = 0) */
     /* cost (wall seconds) */
     double seconds_select;   /* whole selection: Gram, eigendecomposition, path */
-    double seconds_eigen;    /* its dsyevd */
+    double seconds_eigen;    /* its dsyevd (all of them, with the bandwidth search) */
+    double seconds_refine;   /* the refinement on the training part */
     double seconds_build;    /* final Gram */
     double seconds_cholesky; /* first dpotrf of the final fit */
     double seconds_solve;    /* all of the solve, fallbacks included */

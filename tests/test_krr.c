@@ -4,6 +4,7 @@
 #include <criterion/redirect.h>
 #include <cblas.h>
 #include <gsl/gsl_linalg.h>
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,7 @@ Test(krr, chooses_the_ridge_of_smallest_validation_error_on_the_default_grid_the
     bfc_krr_config cfg;
     bfc_krr_defaults(&cfg, d);
     cfg.kernel.kind = BFC_KERNEL_RBF;
+    cfg.bandwidth_select = 0; /* this test is about the ridge grid at s² = d */
     cfg.seed = 9;
     bfc_krr *model = NULL;
     cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK, "%s", bfc_last_error());
@@ -200,6 +202,10 @@ Test(krr, chooses_the_ridge_of_smallest_validation_error_on_the_default_grid_the
     cr_expect(rep->path_best > 0 && rep->path_best < 20, "noise 0.1 wants an interior ridge, got %d",
               rep->path_best);
     cr_expect(rep->ridge == rep->path_ridge[rep->path_best] && rep->val_mse == rep->path_val_mse[rep->path_best]);
+    cr_expect_eq(rep->grid_extended, 0, "an interior ridge won: no extension");
+    cr_expect_eq(rep->n_bandwidth, 0);
+    cr_expect_eq(rep->bandwidth2, (double)d);
+    cr_expect_eq(rep->n_refine, 0, "n - v = 240 <= select_max: no refinement");
     cr_assert_eq(bfc_krr_predict(model, Xt, m, p1), BFC_OK);
 
     /* the final model is the fit on all n points at the chosen ridge */
@@ -335,6 +341,249 @@ Test(krr, falls_back_with_one_warning_on_an_exactly_singular_gram, .init = cr_re
     cr_expect_stderr_eq_str(expected);
     bfc_krr_free(model);
     bfc_free(X), bfc_free(y), bfc_free(Xt), bfc_free(pred), bfc_free(ptrain);
+}
+
+/* ------------------------------------------------------------------ selection beyond the grid */
+
+/* y = a cubic of x without noise: poly-4 at d = 3 (rank 35) represents it exactly, so the
+ * smaller the ridge the better, down to rounding. */
+static double *cubic_labels(const double *X, int n, int d)
+{
+    double *y = bfc_alloc_d((size_t)n);
+    for (int i = 0; i < n; i++) {
+        const double *x = X + (size_t)i * d;
+        y[i] = x[0] * x[1] - 0.5 * x[0] * x[0] * x[d - 1] + 0.3 * x[1] + 2.0;
+    }
+    return y;
+}
+
+Test(krr, extends_the_ridge_grid_below_its_lower_edge_when_that_edge_wins)
+{
+    const int n = 300, d = 3;
+    double *X = normal_array((size_t)n * d, 11, BFC_STREAM_TRAIN), *y = cubic_labels(X, n, d);
+    bfc_krr_config cfg;
+    bfc_krr_defaults(&cfg, d);
+    cfg.ridge_grid_min = 1e-4; /* a grid whose lower edge wins on noise-free labels */
+    cfg.ridge_grid_max = 1e1;
+    cfg.ridge_grid_count = 11;
+    cfg.seed = 3;
+    bfc_krr *model = NULL;
+    cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK, "%s", bfc_last_error());
+    const bfc_krr_report *rep = bfc_krr_get_report(model);
+    const int E = BFC_KRR_GRID_EXTEND;
+    cr_assert_eq(rep->grid_extended, E);
+    cr_assert_eq(rep->n_path, 11 + E);
+    /* ascending, at the grid's spacing, 4 decades below its edge */
+    for (int r = 1; r < rep->n_path; r++)
+        cr_expect(fabs(rep->path_ridge[r] / rep->path_ridge[r - 1] - sqrt(10.0)) <= 1e-12, "r %d", r);
+    cr_expect(fabs(rep->path_ridge[0] / rep->path_ridge[E] - 1e-4) <= 1e-15);
+    /* the extension found a lower validation MSE than the grid's edge, and the choice is
+     * the minimum of the whole path */
+    cr_expect(rep->path_best < E, "best %d", rep->path_best);
+    cr_expect(rep->val_mse < rep->path_val_mse[E], "%.3g vs edge %.3g", rep->val_mse,
+              rep->path_val_mse[E]);
+    for (int r = 0; r < rep->n_path; r++) cr_expect(rep->val_mse <= rep->path_val_mse[r]);
+
+    /* the extended path equals the path computed on the extended grid directly */
+    bfc_krr_config wide = cfg;
+    wide.ridge_grid_min = 1e-8;
+    wide.ridge_grid_count = 11 + E;
+    bfc_krr *m2 = NULL;
+    cr_assert_eq(bfc_krr_fit(&wide, X, y, n, d, &m2), BFC_OK);
+    const bfc_krr_report *r2 = bfc_krr_get_report(m2);
+    const int o = r2->grid_extended; /* its own edge may win too: then it is extended again */
+    cr_assert_eq(r2->n_path, 11 + E + o);
+    for (int r = 0; r < rep->n_path; r++) {
+        cr_expect(fabs(r2->path_ridge[o + r] - rep->path_ridge[r]) <= 1e-12 * rep->path_ridge[r]);
+        cr_expect(fabs(r2->path_val_mse[o + r] - rep->path_val_mse[r]) <=
+                      1e-6 * rep->path_val_mse[r] + 1e-14,
+                  "r %d: %.6g vs %.6g", r, r2->path_val_mse[o + r], rep->path_val_mse[r]);
+    }
+    bfc_krr_free(model), bfc_krr_free(m2);
+    bfc_free(X), bfc_free(y);
+}
+
+static void bandwidth_case(bfc_kernel_kind kind)
+{
+    const int n = 300, d = 4;
+    double *X = normal_array((size_t)n * d, 12, BFC_STREAM_TRAIN), *y = labels(X, n, d, 12);
+    bfc_krr_config cfg;
+    bfc_krr_defaults(&cfg, d);
+    cfg.kernel.kind = kind;
+    cfg.seed = 5;
+    bfc_krr *model = NULL;
+    cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK, "%s", bfc_last_error());
+    const bfc_krr_report *rep = bfc_krr_get_report(model);
+    cr_assert(rep->n_bandwidth == BFC_KRR_N_BANDWIDTH || rep->n_bandwidth == BFC_KRR_N_BANDWIDTH + 1);
+    for (int i = 0; i < BFC_KRR_N_BANDWIDTH; i++)
+        cr_expect_eq(rep->bandwidth_grid[i], d * ldexp(1.0, i - 2), "s2[%d]", i);
+    if (rep->n_bandwidth > BFC_KRR_N_BANDWIDTH)
+        cr_expect(rep->bandwidth_extended != 0 &&
+                  rep->bandwidth_grid[BFC_KRR_N_BANDWIDTH] ==
+                      d * (rep->bandwidth_extended < 0 ? 0.125 : 32.0));
+    /* brute force: a fixed-bandwidth fit at each s² with the same split */
+    int best = -1;
+    double best_mse = INFINITY;
+    for (int i = 0; i < rep->n_bandwidth; i++) {
+        bfc_krr_config one = cfg;
+        one.bandwidth_select = 0;
+        one.kernel.bandwidth2 = rep->bandwidth_grid[i];
+        bfc_krr *m1 = NULL;
+        cr_assert_eq(bfc_krr_fit(&one, X, y, n, d, &m1), BFC_OK);
+        const bfc_krr_report *r1 = bfc_krr_get_report(m1);
+        cr_expect_eq(r1->n_bandwidth, 0);
+        cr_expect(fabs(r1->val_mse - rep->bandwidth_val_mse[i]) <= 1e-12 * r1->val_mse,
+                  "s2 %g: %.10g vs %.10g", one.kernel.bandwidth2, r1->val_mse, rep->bandwidth_val_mse[i]);
+        if (r1->val_mse < best_mse) best_mse = r1->val_mse, best = i;
+        bfc_krr_free(m1);
+    }
+    cr_expect_eq(rep->bandwidth_best, best);
+    cr_expect_eq(rep->bandwidth2, rep->bandwidth_grid[best]);
+    cr_expect(fabs(rep->val_mse - best_mse) <= 1e-12 * best_mse);
+    /* the final model is the fit at the chosen (s², λ) */
+    bfc_krr_config given = cfg;
+    given.bandwidth_select = 0;
+    given.kernel.bandwidth2 = rep->bandwidth2;
+    given.ridge = rep->ridge;
+    bfc_krr *m2 = NULL;
+    cr_assert_eq(bfc_krr_fit(&given, X, y, n, d, &m2), BFC_OK);
+    int na = 0, nb = 0;
+    const double *a1 = bfc_krr_alpha(model, &na), *a2 = bfc_krr_alpha(m2, &nb);
+    cr_assert_eq(na, nb);
+    cr_expect(rel_diff(a1, a2, na) == 0.0);
+    bfc_krr_free(model), bfc_krr_free(m2);
+    bfc_free(X), bfc_free(y);
+}
+
+Test(krr, chooses_the_bandwidth_of_smallest_validation_error_as_fixed_bandwidth_fits_would)
+{
+    bandwidth_case(BFC_KERNEL_RBF);
+    bandwidth_case(BFC_KERNEL_LAPLACE);
+}
+
+Test(krr, a_given_bandwidth_or_a_polynomial_kernel_is_not_searched)
+{
+    const int n = 200, d = 4;
+    double *X = normal_array((size_t)n * d, 13, BFC_STREAM_TRAIN), *y = labels(X, n, d, 13);
+    bfc_krr_config cfg;
+    bfc_krr_defaults(&cfg, d);
+    cfg.kernel.kind = BFC_KERNEL_RBF;
+    cfg.kernel.bandwidth2 = 7.5;
+    cfg.bandwidth_select = 0;
+    bfc_krr *model = NULL;
+    cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK);
+    cr_expect_eq(bfc_krr_get_report(model)->n_bandwidth, 0);
+    cr_expect_eq(bfc_krr_get_report(model)->bandwidth2, 7.5);
+    bfc_krr_free(model);
+    bfc_krr_defaults(&cfg, d); /* poly with bandwidth_select = 1: nothing to search */
+    cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK);
+    cr_expect_eq(bfc_krr_get_report(model)->n_bandwidth, 0);
+    cr_expect_eq(bfc_krr_get_report(model)->bandwidth_best, -1);
+    bfc_krr_free(model);
+    bfc_free(X), bfc_free(y);
+}
+
+/* a fit on the first nt rows with a given ridge, scored on the rows given: the refinement's
+ * measure, computed independently (dense matrices, GSL Cholesky) */
+static double holdout_mse(const bfc_kernel *k, const double *X, const double *y, const int *tr,
+                          int nt, const int *va, int v, int d, double ridge)
+{
+    double *K = bfc_alloc_d((size_t)nt * nt), *b = bfc_alloc_d((size_t)nt), *a = bfc_alloc_d((size_t)nt);
+    double mean = 0.0;
+    for (int i = 0; i < nt; i++) mean += y[tr[i]];
+    mean /= nt;
+    for (int i = 0; i < nt; i++) {
+        b[i] = y[tr[i]] - mean;
+        for (int j = 0; j < nt; j++)
+            K[(size_t)i * nt + j] = direct_kernel(k, X + (size_t)tr[i] * d, X + (size_t)tr[j] * d, d);
+    }
+    gsl_ridge_solve(K, nt, ridge, b, a);
+    double e = 0.0;
+    for (int j = 0; j < v; j++) {
+        double p = mean;
+        for (int i = 0; i < nt; i++) p += a[i] * direct_kernel(k, X + (size_t)va[j] * d, X + (size_t)tr[i] * d, d);
+        e += (y[va[j]] - p) * (y[va[j]] - p);
+    }
+    bfc_free(K), bfc_free(b), bfc_free(a);
+    return e / v;
+}
+
+Test(krr, refines_the_ridge_on_the_whole_training_part_when_the_subset_is_smaller)
+{
+    const int n = 400, d = 4;
+    double *X = normal_array((size_t)n * d, 14, BFC_STREAM_TRAIN), *y = labels(X, n, d, 14);
+    bfc_krr_config cfg;
+    bfc_krr_defaults(&cfg, d);
+    cfg.select_max = 80; /* training part 320 > 80 */
+    cfg.seed = 6;
+    bfc_krr *model = NULL, *off = NULL;
+    cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK, "%s", bfc_last_error());
+    const bfc_krr_report *rep = bfc_krr_get_report(model);
+    cr_assert(rep->n_refine >= 2 && rep->n_refine <= BFC_KRR_REFINE_MAX, "n_refine %d", rep->n_refine);
+    cr_expect_eq(rep->refine_ridge[0], rep->ridge_select);
+    cr_expect(fabs(rep->refine_ridge[1] - rep->ridge_select / sqrt(10.0)) <= 1e-14 * rep->ridge_select);
+    cr_expect_eq(rep->ridge, rep->refine_ridge[rep->refine_best]);
+    cr_expect_eq(rep->val_mse, rep->refine_val_mse[rep->refine_best]);
+    for (int i = 0; i < rep->n_refine; i++)
+        cr_expect(rep->val_mse <= rep->refine_val_mse[i], "candidate %d beats the choice", i);
+    cr_expect(rep->val_mse <= rep->refine_val_mse[0], "never worse than the subset's ridge");
+
+    /* each candidate's MSE is that of an independent fit on the training part: recover the
+     * split from the path (the validation rows are those that are not training rows) */
+    gsl_rng *rng = bfc_rng_new(cfg.seed, BFC_STREAM_VAL);
+    int *idx = malloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) idx[i] = i;
+    gsl_ran_shuffle(rng, idx, (size_t)n, sizeof(int));
+    gsl_rng_free(rng);
+    for (int i = 0; i < rep->n_refine; i++) {
+        const double e = holdout_mse(&cfg.kernel, X, y, idx + rep->n_val, n - rep->n_val, idx,
+                                     rep->n_val, d, rep->refine_ridge[i]);
+        cr_expect(fabs(e - rep->refine_val_mse[i]) <= 1e-8 * e, "candidate %d: %.10g vs %.10g", i,
+                  e, rep->refine_val_mse[i]);
+    }
+    free(idx);
+
+    /* refine_ridge = 0: the subset's ridge as before, nothing else changes */
+    bfc_krr_config c0 = cfg;
+    c0.refine_ridge = 0;
+    cr_assert_eq(bfc_krr_fit(&c0, X, y, n, d, &off), BFC_OK);
+    const bfc_krr_report *r0 = bfc_krr_get_report(off);
+    cr_expect_eq(r0->n_refine, 0);
+    cr_expect_eq(r0->refine_best, -1);
+    cr_expect_eq(r0->ridge, rep->ridge_select);
+    cr_expect_eq(r0->val_mse, rep->val_mse_select);
+    cr_expect(bfc_krr_memory_estimate(&c0, n, 0, d) <= bfc_krr_memory_estimate(&cfg, n, 0, d));
+    bfc_krr_free(model), bfc_krr_free(off);
+
+    /* training part ≤ select_max: skipped */
+    cfg.select_max = 320;
+    cr_assert_eq(bfc_krr_fit(&cfg, X, y, n, d, &model), BFC_OK);
+    cr_expect_eq(bfc_krr_get_report(model)->n_refine, 0);
+    cr_expect_eq(bfc_krr_get_report(model)->ridge, bfc_krr_get_report(model)->ridge_select);
+    bfc_krr_free(model);
+    bfc_free(X), bfc_free(y);
+}
+
+Test(krr, memory_estimate_covers_the_refinement_on_the_training_part)
+{
+    const int d = 20, n = 20000;
+    bfc_krr_config cfg;
+    bfc_krr_defaults(&cfg, d);
+    cfg.select_max = 3000;
+    /* the refinement holds the upper triangle of a 16000² matrix; the final fit the
+     * 20000² one, which dominates; with a tiny cap and a big validation share the
+     * refinement can dominate instead */
+    const double tri16 = 4.0 * 16000.0 * 16001.0;
+    cr_expect((double)bfc_krr_memory_estimate(&cfg, n, 0, d) >= tri16);
+    cfg.val_fraction = 0.01;
+    cfg.select_max = 10;
+    bfc_krr_config c0 = cfg;
+    c0.refine_ridge = 0;
+    const double on = (double)bfc_krr_memory_estimate(&cfg, n, 0, d);
+    const double offb = (double)bfc_krr_memory_estimate(&c0, n, 0, d);
+    cr_expect(on >= offb);
+    const double tri = 4.0 * 19800.0 * 19801.0;
+    cr_expect(on >= tri + 8.0 * 19800.0 * (d + 3.0), "estimate %.4g", on);
 }
 
 /* ------------------------------------------------------------------ scikit-learn oracle */
