@@ -27,6 +27,7 @@ typedef struct {
     char act[16];
     int depth;
     int select_max;
+    int refine_ridge; /* -1: not given (default 1) */
     int width, steps;
     double lr;
     double init_scale;
@@ -36,11 +37,21 @@ static const bfc_opt fit_opts[] = {
     {"method", 1, "M", "krr (default), ntk, nngp, entk, seqkernel or twolayer"},
     {"kernel", 1, "K", "krr kernel: poly (default), rbf or laplace"},
     {"degree", 1, "P", "poly kernel degree p in (1 + <x,y>/d)^p (default 4)"},
-    {"bandwidth", 1, "S2", "rbf exp(-|x-y|^2/(2 S2)), laplace exp(-|x-y|/sqrt(S2)) (default d)"},
-    {"ridge", 1, "R", "ridge (absolute, > 0); default: chosen on a validation split"},
+    {"bandwidth", 1, "S2", "rbf exp(-|x-y|^2/(2 S2)), laplace exp(-|x-y|/sqrt(S2))\n"
+                           "                             chosen with the ridge on the validation split from\n"
+                           "                             d*{1/4,1/2,1,2,4,8,16}, one more beyond a winning end\n"
+                           "                             (default); given: that S2 only"},
+    {"ridge", 1, "R", "ridge (absolute, > 0); default: chosen on a validation split\n"
+                      "                             from 1e-8..1e2 x mean diag (4 decades lower when the\n"
+                      "                             lower edge wins)"},
     {"act", 1, "A", "ntk/nngp activation: relu (default) or quad"},
     {"depth", 1, "H", "ntk/nngp hidden layers (default 2)"},
     {"select-max", 1, "N", "cap on the ridge-selection subset (default 6000)"},
+    {"refine-ridge", 1, "0|1", "1 (default): when the training part exceeds --select-max,\n"
+                               "                             refit it by Cholesky at the chosen ridge and at up to\n"
+                               "                             4 neighbours (steps of 10^-1/2 down while the\n"
+                               "                             validation error falls, else one step up) and keep\n"
+                               "                             the best; 0: apply the subset's ridge as is"},
     {"init-scale", 1, "X", "entk: the learner's initialisation scale (default 0.1, as bfc train)"},
     {"width", 1, "M", "twolayer: hidden units (default 1024)"},
     {"steps", 1, "T", "twolayer: Adam steps (default 3000*(L-1), the learner's budget)"},
@@ -66,6 +77,7 @@ static int fit_opt(void *ctx, const char *name, const char *val)
     if (!strcmp(name, "ridge")) return bfc_parse_double("--ridge", val, 1e-300, 1e300, &a->ridge);
     if (!strcmp(name, "depth")) return bfc_parse_int("--depth", val, 1, 100, &a->depth);
     if (!strcmp(name, "select-max")) return bfc_parse_int("--select-max", val, 10, 1000000, &a->select_max);
+    if (!strcmp(name, "refine-ridge")) return bfc_parse_int("--refine-ridge", val, 0, 1, &a->refine_ridge);
     if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &a->init_scale);
     if (!strcmp(name, "width")) return bfc_parse_int("--width", val, 1, 1000000, &a->width);
     if (!strcmp(name, "steps")) return bfc_parse_int("--steps", val, 1, 100000000, &a->steps);
@@ -302,6 +314,7 @@ int bfc_cmd_fit(int argc, char **argv)
     strcpy(a.method, "krr");
     strcpy(a.kernel, "poly");
     strcpy(a.act, "relu");
+    a.refine_ridge = -1;
     const bfc_opt *tables[] = {bfc_problem_opts, fit_opts, NULL};
     int help, st = bfc_opt_parse(argc, argv, 2, tables, fit_opt, &a, &help, NULL, NULL);
     if (help) {
@@ -310,9 +323,11 @@ int bfc_cmd_fit(int argc, char **argv)
                "flags, same seeds, or the files of 'bfc gen' with --data) and report the\n"
                "relative test error E(f-G*)^2/Var(G*). Kernel methods solve exactly in double\n"
                "precision (Cholesky, with a warning and a fallback on failure); without --ridge\n"
-               "the ridge is chosen on a validation split from one eigendecomposition. A run\n"
-               "that would not fit in memory is refused before allocating, with the largest n\n"
-               "that fits.\n\nmethods:\n"
+               "the ridge is chosen on a validation split from one eigendecomposition (for\n"
+               "rbf/laplace without --bandwidth, the bandwidth with it), then refined by fits on\n"
+               "the whole training part when it exceeds --select-max. A run that would not fit\n"
+               "in memory is refused before allocating, with the largest n that fits.\n\n"
+               "methods:\n"
                "  krr    kernel ridge regression (--kernel poly|rbf|laplace)\n"
                "  ntk    closed-form infinite-width NTK of a deep ReLU/quadratic network\n"
                "  nngp   the compositional (NNGP) kernel of the same network\n"
@@ -337,6 +352,8 @@ int bfc_cmd_fit(int argc, char **argv)
     if (!st && is_kernel) st = kernel_from_args(&a, a.p.target.d, &kern);
     if (!st && !is_kernel && (a.kernel_set || a.degree || a.bandwidth2 > 0))
         st = bfc_fail(BFC_EINVAL, "--kernel, --degree and --bandwidth apply to krr, ntk and nngp only");
+    if (!st && !is_kernel && a.refine_ridge >= 0)
+        st = bfc_fail(BFC_EINVAL, "--refine-ridge applies to krr, ntk and nngp only");
     if (!st && !is_kernel && strcmp(a.method, "entk") && a.ridge > 0)
         st = bfc_fail(BFC_EINVAL, "--ridge applies to krr, ntk, nngp and entk only");
     if (!st && strcmp(a.method, "entk") && a.init_scale > 0)
@@ -352,6 +369,8 @@ int bfc_cmd_fit(int argc, char **argv)
         kc.seed = a.p.seed;
         kc.verbose = !a.p.quiet;
         if (a.select_max) kc.select_max = a.select_max;
+        if (a.refine_ridge >= 0) kc.refine_ridge = a.refine_ridge;
+        kc.bandwidth_select = !(a.bandwidth2 > 0); /* an explicit --bandwidth is kept */
         /* refuse before drawing any data when the run cannot fit */
         size_t need = bfc_krr_memory_estimate(&kc, a.p.n, a.p.n_test, a.p.target.d);
         size_t lim = bfc_krr_default_mem_limit();
@@ -402,8 +421,8 @@ int bfc_cmd_fit(int argc, char **argv)
     double err = bfc_relative_error(pred, test.g, test.n);
     const bfc_krr_report *r = bfc_krr_get_report(model);
     double wall = bfc_wall_seconds() - t0, cpu = bfc_cpu_seconds() - c0;
-    bfc_note(a.p.quiet, "bfc fit: test error %.4g, ridge %.3g (relative %.3g), %.1fs\n", err,
-             r->ridge, r->ridge_relative, wall);
+    bfc_note(a.p.quiet, "bfc fit: test error %.4g, ridge %.3g (relative %.3g), s2 %.4g, %.1fs\n",
+             err, r->ridge, r->ridge_relative, r->bandwidth2, wall);
 
     bfc_jw j;
     bfc_jw_init(&j);
@@ -415,6 +434,25 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw_kv_bool(&j, "ridge_chosen", r->n_path > 0);
     bfc_jw_kv_num(&j, "val_mse", r->val_mse);
     bfc_jw_kv_int(&j, "n_select", r->n_select);
+    bfc_jw_kv_int(&j, "ridge_grid_extended", r->grid_extended);
+    bfc_jw_kv_bool(&j, "bandwidth_chosen", r->n_bandwidth > 0);
+    if (r->n_bandwidth > 0) {
+        bfc_jw_key(&j, "bandwidth_grid");
+        bfc_jw_num_array(&j, r->bandwidth_grid, (size_t)r->n_bandwidth);
+        bfc_jw_key(&j, "bandwidth_val_mse");
+        bfc_jw_num_array(&j, r->bandwidth_val_mse, (size_t)r->n_bandwidth);
+    }
+    bfc_jw_kv_bool(&j, "ridge_refined", r->n_refine > 0);
+    if (r->n_path > 0) {
+        bfc_jw_kv_num(&j, "ridge_select", r->ridge_select);
+        bfc_jw_kv_num(&j, "val_mse_select", r->val_mse_select);
+    }
+    if (r->n_refine > 0) {
+        bfc_jw_key(&j, "refine_ridge");
+        bfc_jw_num_array(&j, r->refine_ridge, (size_t)r->n_refine);
+        bfc_jw_key(&j, "refine_val_mse");
+        bfc_jw_num_array(&j, r->refine_val_mse, (size_t)r->n_refine);
+    }
     bfc_jw_kv_int(&j, "fallback", r->fallback);
     if (r->fallback) bfc_jw_kv_str(&j, "fallback_what", r->fallback_what);
     bfc_jw_key(&j, "kernel_params");
@@ -422,13 +460,15 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw_kv_int(&j, "degree", kern.degree);
     bfc_jw_kv_num(&j, "scale", kern.scale);
     bfc_jw_kv_num(&j, "offset", kern.offset);
-    bfc_jw_kv_num(&j, "bandwidth2", kern.bandwidth2);
+    bfc_jw_kv_num(&j, "bandwidth2", r->bandwidth2); /* the model's: chosen or given */
     bfc_jw_kv_str(&j, "activation", kern.net.activation == BFC_ACT_QUAD ? "quad" : "relu");
     bfc_jw_kv_int(&j, "depth", kern.net.depth);
     bfc_jw_obj_end(&j);
     bfc_jw_kv_num(&j, "wall_s", wall);
     bfc_jw_kv_num(&j, "cpu_s", cpu);
     bfc_jw_kv_num(&j, "select_s", r->seconds_select);
+    bfc_jw_kv_num(&j, "refine_s", r->seconds_refine);
+    bfc_jw_kv_num(&j, "fit_s", r->seconds_fit);
     bfc_jw_kv_num(&j, "build_s", r->seconds_build);
     bfc_jw_kv_num(&j, "solve_s", r->seconds_solve);
     bfc_jw_kv_num(&j, "predict_s", r->seconds_predict);
@@ -437,9 +477,11 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_jw_kv_int(&j, "peak_rss_bytes", (long long)bfc_peak_rss_bytes());
     bfc_meta_write(&j);
     bfc_jw_obj_end(&j);
-    const char *names[] = {"test_error", "test_error_bulk", "ridge", "wall_s", "peak_rss_bytes"};
-    double vals[] = {err, bulk, r->ridge, wall, (double)bfc_peak_rss_bytes()};
-    st = finish_outputs(&a, &j, method, c, train.n, names, vals, 5);
+    const char *names[] = {"test_error", "test_error_bulk", "ridge", "wall_s", "peak_rss_bytes",
+                           "bandwidth2"};
+    double vals[] = {err, bulk, r->ridge, wall, (double)bfc_peak_rss_bytes(), r->bandwidth2};
+    const int has_bw = kern.kind == BFC_KERNEL_RBF || kern.kind == BFC_KERNEL_LAPLACE;
+    st = finish_outputs(&a, &j, method, c, train.n, names, vals, has_bw ? 6 : 5);
     bfc_jw_free(&j);
     bfc_krr_free(model);
     bfc_free(pred);
