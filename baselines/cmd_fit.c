@@ -421,8 +421,11 @@ int bfc_cmd_fit(int argc, char **argv)
     double err = bfc_relative_error(pred, test.g, test.n);
     const bfc_krr_report *r = bfc_krr_get_report(model);
     double wall = bfc_wall_seconds() - t0, cpu = bfc_cpu_seconds() - c0;
-    bfc_note(a.p.quiet, "bfc fit: test error %.4g, ridge %.3g (relative %.3g), s2 %.4g, %.1fs\n",
-             err, r->ridge, r->ridge_relative, r->bandwidth2, wall);
+    const int has_bw = kern.kind == BFC_KERNEL_RBF || kern.kind == BFC_KERNEL_LAPLACE;
+    char bw[48] = "";
+    if (has_bw) snprintf(bw, sizeof bw, ", s2 %.4g", r->bandwidth2);
+    bfc_note(a.p.quiet, "bfc fit: test error %.4g, ridge %.3g (relative %.3g)%s, %.1fs\n", err,
+             r->ridge, r->ridge_relative, bw, wall);
 
     bfc_jw j;
     bfc_jw_init(&j);
@@ -480,7 +483,6 @@ int bfc_cmd_fit(int argc, char **argv)
     const char *names[] = {"test_error", "test_error_bulk", "ridge", "wall_s", "peak_rss_bytes",
                            "bandwidth2"};
     double vals[] = {err, bulk, r->ridge, wall, (double)bfc_peak_rss_bytes(), r->bandwidth2};
-    const int has_bw = kern.kind == BFC_KERNEL_RBF || kern.kind == BFC_KERNEL_LAPLACE;
     st = finish_outputs(&a, &j, method, c, train.n, names, vals, has_bw ? 6 : 5);
     bfc_jw_free(&j);
     bfc_krr_free(model);

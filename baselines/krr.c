@@ -464,8 +464,10 @@ static int select_ridge(const bfc_krr_config *cfg, const double *X, const double
         k.bandwidth2 = rep->bandwidth_grid[i];
         if (cfg->verbose) {
             char msg[160];
-            snprintf(msg, sizeof msg, "selection Gram %d x %d (s2 %.4g), eigendecomposition next",
-                     s, s, k.bandwidth2);
+            char bw[48] = "";
+            if (uses_bandwidth(&k)) snprintf(bw, sizeof bw, " (s2 %.4g)", k.bandwidth2);
+            snprintf(msg, sizeof msg, "selection Gram %d x %d%s, eigendecomposition next", s, s,
+                     bw);
             progress(cfg, t_start, msg);
         }
         int first = 0, count = 0, b = 0;
@@ -861,9 +863,12 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
         }
         if (cfg->verbose) {
             char msg[160];
-            snprintf(msg, sizeof msg, "ridge %.3g (s2 %.4g) chosen on %d + %d points%s, "
-                     "validation MSE %.4g", rep->ridge, mdl->kernel.bandwidth2, rep->n_select,
-                     rep->n_val, rep->n_refine ? " and refined" : "", rep->val_mse);
+            char bw[48] = "";
+            if (uses_bandwidth(&mdl->kernel))
+                snprintf(bw, sizeof bw, " (s2 %.4g)", mdl->kernel.bandwidth2);
+            snprintf(msg, sizeof msg, "ridge %.3g%s chosen on %d + %d points%s, validation MSE "
+                     "%.4g", rep->ridge, bw, rep->n_select, rep->n_val,
+                     rep->n_refine ? " and refined" : "", rep->val_mse);
             progress(cfg, t0, msg);
         }
     } else {
