@@ -397,10 +397,8 @@ static int path_for_kernel(const bfc_krr_config *cfg, const bfc_kernel *k, int d
         if (bx >= 0 && xm[bx] < xm[E] * (1.0 - KRR_MIN_GAIN)) b = bx;
         *first = 0;
         *count = nr + E;
-        *best = b;
-    } else {
-        *best = b;
     }
+    *best = b;
     return BFC_OK;
 }
 
