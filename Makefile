@@ -27,7 +27,8 @@ test-check: build
 	cd $(BUILD) && ctest --output-on-failure -L check
 
 # The head-to-head sweep (bench/configs/default.json) with figures and REPORT.md in
-# results/bench-<UTC time>, then the claim checks at full size (BENCH_CHECKS=0 skips them);
+# results/bench-<UTC time>, then the claim checks at full size that the sweep does not judge
+# itself (BENCH_CHECKS=all: every check; 0: none);
 # bench-quick runs the sweep's small subset only; plots redraws the figures and report of
 # RESULTS (default: the newest).
 bench: build
