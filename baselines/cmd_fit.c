@@ -306,15 +306,58 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     return st || w ? 1 : 0;
 }
 
+/* The defaults of bfc fit's arguments. */
+static void fit_args_init(fit_args *a)
+{
+    memset(a, 0, sizeof *a);
+    bfc_problem_defaults(&a->p);
+    strcpy(a->method, "krr");
+    strcpy(a->kernel, "poly");
+    strcpy(a->act, "relu");
+    a->refine_ridge = -1;
+}
+
+/* After parsing: finish the problem flags, check that every flag given applies to the
+ * method, and for the kernel methods (*is_kernel) build the kernel and the KRR
+ * configuration. Touches no file. */
+static int fit_args_check(fit_args *a, int *is_kernel, bfc_kernel *kern, bfc_krr_config *kc)
+{
+    int st = bfc_problem_finish(&a->p);
+    int isk = !strcmp(a->method, "krr") || !strcmp(a->method, "ntk") || !strcmp(a->method, "nngp");
+    if (!st && !isk && strcmp(a->method, "seqkernel") && strcmp(a->method, "twolayer") &&
+        strcmp(a->method, "entk"))
+        st = bfc_fail(BFC_EINVAL,
+                      "--method must be krr, ntk, nngp, entk, seqkernel or twolayer (got '%s')",
+                      a->method);
+    if (!st && isk) st = kernel_from_args(a, a->p.target.d, kern);
+    if (!st && !isk && (a->kernel_set || a->degree || a->bandwidth2 > 0))
+        st = bfc_fail(BFC_EINVAL, "--kernel, --degree and --bandwidth apply to krr, ntk and nngp only");
+    if (!st && !isk && a->refine_ridge >= 0)
+        st = bfc_fail(BFC_EINVAL, "--refine-ridge applies to krr, ntk and nngp only");
+    if (!st && !isk && strcmp(a->method, "entk") && a->ridge > 0)
+        st = bfc_fail(BFC_EINVAL, "--ridge applies to krr, ntk, nngp and entk only");
+    if (!st && strcmp(a->method, "entk") && a->init_scale > 0)
+        st = bfc_fail(BFC_EINVAL, "--init-scale applies to --method entk only");
+    if (!st && strcmp(a->method, "twolayer") && (a->width || a->steps || a->lr > 0))
+        st = bfc_fail(BFC_EINVAL, "--width, --steps and --lr apply to --method twolayer only");
+    if (!st && isk) {
+        bfc_krr_defaults(kc, a->p.target.d);
+        kc->kernel = *kern;
+        kc->ridge = a->ridge;
+        kc->seed = a->p.seed;
+        kc->verbose = !a->p.quiet;
+        if (a->select_max) kc->select_max = a->select_max;
+        if (a->refine_ridge >= 0) kc->refine_ridge = a->refine_ridge;
+        kc->bandwidth_select = !(a->bandwidth2 > 0); /* an explicit --bandwidth is kept */
+    }
+    *is_kernel = isk;
+    return st;
+}
+
 int bfc_cmd_fit(int argc, char **argv)
 {
     fit_args a;
-    memset(&a, 0, sizeof a);
-    bfc_problem_defaults(&a.p);
-    strcpy(a.method, "krr");
-    strcpy(a.kernel, "poly");
-    strcpy(a.act, "relu");
-    a.refine_ridge = -1;
+    fit_args_init(&a);
     const bfc_opt *tables[] = {bfc_problem_opts, fit_opts, NULL};
     int help, st = bfc_opt_parse(argc, argv, 2, tables, fit_opt, &a, &help, NULL, NULL);
     if (help) {
@@ -341,36 +384,12 @@ int bfc_cmd_fit(int argc, char **argv)
         bfc_opt_print(stdout, tables);
         return 0;
     }
-    if (!st) st = bfc_problem_finish(&a.p);
-    int is_kernel = !strcmp(a.method, "krr") || !strcmp(a.method, "ntk") || !strcmp(a.method, "nngp");
-    if (!st && !is_kernel && strcmp(a.method, "seqkernel") && strcmp(a.method, "twolayer") &&
-        strcmp(a.method, "entk"))
-        st = bfc_fail(BFC_EINVAL,
-                      "--method must be krr, ntk, nngp, entk, seqkernel or twolayer (got '%s')",
-                      a.method);
+    int is_kernel = 0;
     bfc_kernel kern;
-    if (!st && is_kernel) st = kernel_from_args(&a, a.p.target.d, &kern);
-    if (!st && !is_kernel && (a.kernel_set || a.degree || a.bandwidth2 > 0))
-        st = bfc_fail(BFC_EINVAL, "--kernel, --degree and --bandwidth apply to krr, ntk and nngp only");
-    if (!st && !is_kernel && a.refine_ridge >= 0)
-        st = bfc_fail(BFC_EINVAL, "--refine-ridge applies to krr, ntk and nngp only");
-    if (!st && !is_kernel && strcmp(a.method, "entk") && a.ridge > 0)
-        st = bfc_fail(BFC_EINVAL, "--ridge applies to krr, ntk, nngp and entk only");
-    if (!st && strcmp(a.method, "entk") && a.init_scale > 0)
-        st = bfc_fail(BFC_EINVAL, "--init-scale applies to --method entk only");
-    if (!st && strcmp(a.method, "twolayer") && (a.width || a.steps || a.lr > 0))
-        st = bfc_fail(BFC_EINVAL, "--width, --steps and --lr apply to --method twolayer only");
-    if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);
     bfc_krr_config kc;
+    if (!st) st = fit_args_check(&a, &is_kernel, &kern, &kc);
+    if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);
     if (!st && is_kernel) {
-        bfc_krr_defaults(&kc, a.p.target.d);
-        kc.kernel = kern;
-        kc.ridge = a.ridge;
-        kc.seed = a.p.seed;
-        kc.verbose = !a.p.quiet;
-        if (a.select_max) kc.select_max = a.select_max;
-        if (a.refine_ridge >= 0) kc.refine_ridge = a.refine_ridge;
-        kc.bandwidth_select = !(a.bandwidth2 > 0); /* an explicit --bandwidth is kept */
         /* refuse before drawing any data when the run cannot fit */
         size_t need = bfc_krr_memory_estimate(&kc, a.p.n, a.p.n_test, a.p.target.d);
         size_t lim = bfc_krr_default_mem_limit();
