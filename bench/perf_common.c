@@ -5,22 +5,8 @@
 
 #include "bfc.h"
 #include "blas.h"
+#include "fsutil.h"
 #include "perf.h"
-
-/* A CSV text field, quoted (RFC 4180) when it holds a comma, quote or newline. */
-static void csv_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
 
 void perf_row(perf_run *r, int threads, const char *part, const char *caseid, const char *method,
               const char *metric, double value, const char *unit, int samples)
@@ -28,12 +14,12 @@ void perf_row(perf_run *r, int threads, const char *part, const char *caseid, co
     if (!r->csv) return;
     FILE *f = r->csv;
     const char *text[] = {r->label, r->core};
-    for (int i = 0; i < 2; i++) csv_text(f, text[i]), fputc(',', f);
+    for (int i = 0; i < 2; i++) bfc_csv_field(f, text[i]), fputc(',', f);
     fprintf(f, "%d,", threads);
     const char *more[] = {part, caseid, method, metric};
-    for (int i = 0; i < 4; i++) csv_text(f, more[i]), fputc(',', f);
+    for (int i = 0; i < 4; i++) bfc_csv_field(f, more[i]), fputc(',', f);
     fprintf(f, "%.9g,", value);
-    csv_text(f, unit);
+    bfc_csv_field(f, unit);
     fprintf(f, ",%d\n", samples);
     fflush(f);
 }

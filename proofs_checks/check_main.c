@@ -84,30 +84,15 @@ double bfc_check_max(const double *v, int n)
 }
 
 /* ---- output ---- */
-/* CSV field: quoted if it holds a comma, quote or newline. */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static void csv_row(bfc_check_ctx *ctx, const char *cas, const char *seed, const char *metric,
                     double v)
 {
     if (!ctx->csv) return;
-    csv_field(ctx->csv, cas);
+    bfc_csv_field(ctx->csv, cas);
     fputc(',', ctx->csv);
     fputs(seed, ctx->csv);
     fputc(',', ctx->csv);
-    csv_field(ctx->csv, metric);
+    bfc_csv_field(ctx->csv, metric);
     fprintf(ctx->csv, ",%.17g\n", v);
 }
 
@@ -175,9 +160,9 @@ void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, int verdict, const c
     printf("  %-8s %-8s %s\n", cas, verdict_name(verdict), summary);
     fflush(stdout);
     if (ctx->verdicts) {
-        csv_field(ctx->verdicts, cas);
+        bfc_csv_field(ctx->verdicts, cas);
         fprintf(ctx->verdicts, ",%s,", verdict_name(verdict));
-        csv_field(ctx->verdicts, summary);
+        bfc_csv_field(ctx->verdicts, summary);
         fputc('\n', ctx->verdicts);
     }
 }

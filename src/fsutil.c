@@ -263,3 +263,17 @@ int bfc_path_join(char *out, size_t cap, const char *dir, const char *name)
     }
     return BFC_OK;
 }
+
+void bfc_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}

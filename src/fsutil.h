@@ -50,4 +50,8 @@ char *bfc_read_file(const char *path, size_t *len);
  * NULL). out has cap bytes; BFC_EINVAL with a message if the result would not fit. */
 int bfc_path_join(char *out, size_t cap, const char *dir, const char *name);
 
+/* Write s to f as one CSV field, quoted (RFC 4180: inner quotes doubled) when it holds a
+ * comma, a quote or a newline, as is otherwise. */
+void bfc_csv_field(FILE *f, const char *s);
+
 #endif

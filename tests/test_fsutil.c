@@ -232,3 +232,21 @@ Test(fsutil, path_join_adds_one_slash_and_refuses_to_truncate)
     cr_assert_str_eq(out, "");
     cr_assert(strstr(bfc_last_error(), "x.csv"), "message: %s", bfc_last_error());
 }
+
+Test(fsutil, csv_field_quotes_only_what_needs_it)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    bfc_csv_field(f, "plain");
+    fputc('|', f);
+    bfc_csv_field(f, "a,b");
+    fputc('|', f);
+    bfc_csv_field(f, "say \"hi\"");
+    fputc('|', f);
+    bfc_csv_field(f, "two\nlines");
+    cr_assert_eq(fclose(f), 0);
+    cr_expect_str_eq(buf, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"");
+    free(buf);
+}
