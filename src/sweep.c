@@ -2477,18 +2477,24 @@ static const series *role_series(const agg *a, int ti, const char *role)
     return NULL;
 }
 
-static double series_at(const series *sr, int n)
+/* Index of n in the series among its points with finished cells, −1 if none. */
+static int series_point(const series *sr, int n)
 {
     for (int j = 0; sr && j < sr->nn; j++)
-        if (sr->n[j] == n && sr->ok[j]) return sr->med[j];
-    return NAN;
+        if (sr->n[j] == n && sr->ok[j]) return j;
+    return -1;
+}
+
+static double series_at(const series *sr, int n)
+{
+    const int j = series_point(sr, n);
+    return j < 0 ? NAN : sr->med[j];
 }
 
 static double series_bulk_at(const series *sr, int n)
 {
-    for (int j = 0; sr && j < sr->nn; j++)
-        if (sr->n[j] == n && sr->ok[j]) return sr->bulk[j];
-    return NAN;
+    const int j = series_point(sr, n);
+    return j < 0 ? NAN : sr->bulk[j];
 }
 
 /* Beside C3's verdict, not a verdict: the same ratio on test_error_bulk, the error on the

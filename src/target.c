@@ -98,7 +98,9 @@ int bfc_target_validate(const bfc_target_config *c)
 
 const bfc_target_config *bfc_target_config_of(const bfc_target *t) { return &t->cfg; }
 
-int bfc_target_dim_g(const bfc_target *t, int j) { return j <= 1 ? t->cfg.d : t->cfg.k[j]; }
+/* Width of g_j, the input of connection j: x and σ(x) − 1 have d, layer j ≥ 2 has k_j. */
+static int config_dim_g(const bfc_target_config *c, int j) { return j <= 1 ? c->d : c->k[j]; }
+int bfc_target_dim_g(const bfc_target *t, int j) { return config_dim_g(&t->cfg, j); }
 double bfc_target_share(const bfc_target *t, int l) { return t->share[l]; }
 double bfc_target_variance(const bfc_target *t) { return t->var_g; }
 double bfc_target_median(const bfc_target *t) { return t->median_g; }
@@ -601,12 +603,12 @@ static int weight_files_present(const char *dir, const bfc_target_config *c)
             struct stat sb;
             if (stat(path, &sb) != 0)
                 return bfc_fail(BFC_EIO, "%s: %s (the target needs it)", path, strerror(errno));
-            double need = 8.0 * c->k[l] * (q <= 1 ? c->d : c->k[q]);
-            if ((double)sb.st_size < need)
+            const int cols = config_dim_g(c, q);
+            if ((double)sb.st_size < 8.0 * c->k[l] * cols)
                 return bfc_fail(BFC_EFORMAT,
                                 "%s: %lld bytes, too small for the (%d, %d) array this target "
                                 "needs",
-                                path, (long long)sb.st_size, c->k[l], q <= 1 ? c->d : c->k[q]);
+                                path, (long long)sb.st_size, c->k[l], cols);
         }
     return BFC_OK;
 }
