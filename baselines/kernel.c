@@ -439,20 +439,19 @@ size_t bfc_kernel_matvec_bytes(int n, int m, int d)
     return sizeof(double) * ((size_t)n + (size_t)m + T * TILE_ROWS * (size_t)tile_cols(d));
 }
 
-void bfc_kernel_mirror(double *K, int n, int upper_to_lower)
+/* K (n × n, row-major): copy the strict upper triangle onto the lower one, in cache-sized
+ * tiles. */
+static void mirror_upper_to_lower(double *K, int n)
 {
-    enum { TILE = 64 }; /* cache-sized tiles */
+    enum { TILE = 64 };
     const size_t ld = (size_t)n;
     for (int ib = 0; ib < n; ib += TILE) {
         const int ie = ib + TILE < n ? ib + TILE : n;
         for (int jb = ib; jb < n; jb += TILE) {
             const int je = jb + TILE < n ? jb + TILE : n;
             for (int i = ib; i < ie; i++)
-                for (int j = (jb > i + 1 ? jb : i + 1); j < je; j++) {
-                    double *up = &K[(size_t)i * ld + (size_t)j], *lo = &K[(size_t)j * ld + (size_t)i];
-                    if (upper_to_lower) *lo = *up;
-                    else *up = *lo;
-                }
+                for (int j = (jb > i + 1 ? jb : i + 1); j < je; j++)
+                    K[(size_t)j * ld + (size_t)i] = K[(size_t)i * ld + (size_t)j];
         }
     }
 }
@@ -480,6 +479,6 @@ int bfc_kernel_gram_upper(const bfc_kernel *k, const double *X, int n, int d, do
 int bfc_kernel_gram(const bfc_kernel *k, const double *X, int n, int d, double *K)
 {
     const int st = bfc_kernel_gram_upper(k, X, n, d, K);
-    if (!st) bfc_kernel_mirror(K, n, 1);
+    if (!st) mirror_upper_to_lower(K, n);
     return st;
 }

@@ -96,8 +96,4 @@ int bfc_kernel_gram_upper(const bfc_kernel *k, const double *X, int n, int d, do
  * then a blocked mirror. Exactly symmetric. Errors and allocations as above. */
 int bfc_kernel_gram(const bfc_kernel *k, const double *X, int n, int d, double *K);
 
-/* K (n × n, row-major): copy the strict upper triangle onto the lower one (upper_to_lower = 1)
- * or the strict lower onto the upper (0), in cache-sized tiles. */
-void bfc_kernel_mirror(double *K, int n, int upper_to_lower);
-
 #endif
