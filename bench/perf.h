@@ -36,6 +36,10 @@ typedef struct {
     /* state */
     char core[64];         /* OpenBLAS core of this process */
     FILE *csv;             /* long-format rows */
+    FILE *md;              /* the table and the goals as Markdown (<config>.md), or NULL */
+    FILE *goals_md;        /* goal rows, appended to md at the end (a memory stream) */
+    char *goals_buf;
+    size_t goals_len;
     bfc_jw *meta;          /* JSON sidecar, object open: parts append keys */
     double dgemm_gflops[3]; /* DGEMM rate at 1 and 2 threads of the dgemm part (0: not run) */
     double t0;             /* wall clock at the start, for progress lines */
@@ -49,13 +53,14 @@ typedef struct {
 void perf_row(perf_run *r, int threads, const char *part, const char *caseid, const char *method,
               const char *metric, double value, const char *unit, int samples);
 
-/* One line of the stdout table: comparison | ours | peer | ratio | core | threads.
- * Any text may be NULL (printed as "-"). */
+/* One line of the stdout table: comparison | ours | peer | ratio | core | threads, also
+ * written as a row of the Markdown table (r->md). Any text may be NULL (printed as "-"). */
 void perf_table(const perf_run *r, const char *comparison, const char *ours, const char *peer,
                 const char *ratio, const char *core, int threads);
 void perf_table_header(void);
 
-/* A goal of the issue: prints "goal ... met/NOT met" and counts it. */
+/* A goal of the issue: prints "goal ... met/NOT met", counts it and keeps it for the Markdown
+ * summary. */
 void perf_goal(perf_run *r, const char *what, double value, double target, const char *unit);
 /* The same for a goal lo <= value <= hi. */
 void perf_goal_within(perf_run *r, const char *what, double value, double lo, double hi,

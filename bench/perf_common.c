@@ -33,10 +33,27 @@ void perf_table_header(void)
            "--------------------------------------------------------------------");
 }
 
+/* s as one cell of a Markdown table: '|' escaped, "-" for NULL. */
+static void md_cell(FILE *f, const char *s)
+{
+    fputs("| ", f);
+    if (!s || !*s) s = "-";
+    for (; *s; s++) {
+        if (*s == '|') fputc('\\', f);
+        fputc(*s == '\n' ? ' ' : *s, f);
+    }
+    fputc(' ', f);
+}
+
 void perf_table(const perf_run *r, const char *comparison, const char *ours, const char *peer,
                 const char *ratio, const char *core, int threads)
 {
-    (void)r;
+    if (r->md) {
+        const char *cells[] = {comparison, ours, peer, ratio, core};
+        for (int i = 0; i < 5; i++) md_cell(r->md, cells[i]);
+        fprintf(r->md, "| %d |\n", threads);
+        fflush(r->md);
+    }
     printf("%-58s %14s %22s %10s %-22s %7d\n", comparison ? comparison : "-", ours ? ours : "-",
            peer ? peer : "-", ratio ? ratio : "-", core ? core : "-", threads);
     fflush(stdout);
@@ -51,6 +68,14 @@ void perf_goal(perf_run *r, const char *what, double value, double target, const
     if (met) r->goals_met++;
     else r->goals_missed++;
     perf_row(r, 0, "goal", what, "bfc", met ? "met" : "not_met", value, unit, 1);
+    if (r->goals_md) {
+        char v[64], t[64];
+        snprintf(v, sizeof v, "%.3g%s", value, unit);
+        snprintf(t, sizeof t, ">= %g%s", target, unit);
+        const char *cells[] = {what, v, t, met ? "met" : "**not met**"};
+        for (int i = 0; i < 4; i++) md_cell(r->goals_md, cells[i]);
+        fputs("|\n", r->goals_md);
+    }
 }
 
 void perf_goal_within(perf_run *r, const char *what, double value, double lo, double hi,
@@ -63,6 +88,14 @@ void perf_goal_within(perf_run *r, const char *what, double value, double lo, do
     if (met) r->goals_met++;
     else r->goals_missed++;
     perf_row(r, 0, "goal", what, "bfc", met ? "met" : "not_met", value, unit, 1);
+    if (r->goals_md) {
+        char v[64], t[96];
+        snprintf(v, sizeof v, "%.3g%s", value, unit);
+        snprintf(t, sizeof t, "%g%s .. %g%s", lo, unit, hi, unit);
+        const char *cells[] = {what, v, t, met ? "met" : "**not met**"};
+        for (int i = 0; i < 4; i++) md_cell(r->goals_md, cells[i]);
+        fputs("|\n", r->goals_md);
+    }
 }
 
 void perf_progress(const perf_run *r, const char *fmt, ...)

@@ -234,6 +234,21 @@ static int worker(perf_run *r)
     }
     fputs(CSV_HEADER, r->csv);
     const char *ct = getenv("OPENBLAS_CORETYPE");
+    snprintf(name, sizeof name, "%s.md", r->label);
+    if (bfc_path_join(path, sizeof path, r->out_dir, name) || !(r->md = fopen(path, "w"))) {
+        fprintf(stderr, "bfc_perf: cannot write %s/%s\n", r->out_dir, name);
+        fclose(r->csv);
+        return 1;
+    }
+    r->goals_md = open_memstream(&r->goals_buf, &r->goals_len);
+    fprintf(r->md,
+            "### Configuration `%s`: OpenBLAS core %s\n\n%s; bfc's core fix: %s. Load average "
+            "%.1f at the start, %ld CPUs. Ratio = peer time / bfc time (for rates: bfc / "
+            "DGEMM).\n\n",
+            r->label, r->core, ct ? "OPENBLAS_CORETYPE set" : "OPENBLAS_CORETYPE unset",
+            bfc_blas_fix_status(), load_start, sysconf(_SC_NPROCESSORS_ONLN));
+    fputs("| comparison | bfc | peer | ratio | core | threads |\n|---|---:|---:|---:|---|---:|\n",
+          r->md);
     printf("\n== configuration %s: OpenBLAS core %s (%s; bfc: %s); load average %.1f on %ld "
            "CPUs ==\n",
            r->label, r->core, ct ? "OPENBLAS_CORETYPE set" : "OPENBLAS_CORETYPE unset",
@@ -245,6 +260,19 @@ static int worker(perf_run *r)
     if (r->parts & PERF_KRR) perf_krr(r);
     printf("goals [%s]: %d met, %d not met\n", r->label, r->goals_met, r->goals_missed);
     fclose(r->csv);
+    fprintf(r->md, "\nPeers: %s; %s. Load average %.1f at the end.\n",
+            r->peer_torch[0] ? r->peer_torch : "PyTorch not run",
+            r->peer_sklearn[0] ? r->peer_sklearn : "scikit-learn not run", load1());
+    if (r->goals_md && fflush(r->goals_md) == 0 && r->goals_len > 0)
+        fprintf(r->md,
+                "\nGoals of the performance issue (`%s`): %d met, %d not met.\n\n"
+                "| goal | measured | target | |\n|---|---:|---|---|\n%s",
+                r->label, r->goals_met, r->goals_missed, r->goals_buf);
+    if (r->goals_md) fclose(r->goals_md);
+    free(r->goals_buf);
+    r->goals_md = NULL, r->goals_buf = NULL;
+    fclose(r->md);
+    r->md = NULL;
 
     bfc_jw j;
     bfc_jw_init(&j);
@@ -326,18 +354,19 @@ static int run_worker(int argc, char **argv, const char *label, const char *core
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Append file src (without its first line) to f. */
-static void append_rows(FILE *f, const char *dir, const char *label)
+/* Append dir/<label><ext> to f, without its first line if skip_header. */
+static void append_file(FILE *f, const char *dir, const char *label, const char *ext,
+                        int skip_header)
 {
     char path[4096], name[640];
-    snprintf(name, sizeof name, "%s.csv", label);
+    snprintf(name, sizeof name, "%s%s", label, ext);
     if (bfc_path_join(path, sizeof path, dir, name)) return;
     FILE *in = fopen(path, "r");
     if (!in) return;
     char line[1024];
     int first = 1;
     while (fgets(line, sizeof line, in)) {
-        if (!first) fputs(line, f);
+        if (!first || !skip_header) fputs(line, f);
         first = 0;
     }
     fclose(in);
@@ -403,7 +432,23 @@ int main(int argc, char **argv)
     FILE *f = fopen(path, "w");
     if (f) {
         fputs(CSV_HEADER, f);
-        for (int i = 0; i < nl; i++) append_rows(f, r->out_dir, labels[i]);
+        for (int i = 0; i < nl; i++) append_file(f, r->out_dir, labels[i], ".csv", 1);
+        fclose(f);
+    }
+    /* perf.md: every configuration's table and goals, for reports */
+    bfc_path_join(path, sizeof path, r->out_dir, "perf.md");
+    if ((f = fopen(path, "w"))) {
+        fprintf(f, "Measured by `bfc_perf");
+        for (int i = 1; i < argc; i++) fprintf(f, " %s", argv[i]);
+        fprintf(f, "` on %s, bfc %s, OpenBLAS core of the environment: %s. "
+                   "Rows and metadata: `perf.csv`, `perf.json`; how it measures: "
+                   "bench/README.md.\n",
+                bfc_cpu_model(), BFC_VERSION, env_core);
+        for (int i = 0; i < nl; i++) {
+            fputc('\n', f);
+            append_file(f, r->out_dir, labels[i], ".md", 0);
+        }
+        if (failed) fprintf(f, "\n**A configuration failed**: see the output of bfc_perf.\n");
         fclose(f);
     }
     bfc_jw j;
@@ -430,7 +475,7 @@ int main(int argc, char **argv)
     bfc_path_join(path, sizeof path, r->out_dir, "perf.json");
     if (bfc_jw_write_file(&j, path)) fprintf(stderr, "bfc_perf: %s\n", bfc_last_error());
     bfc_jw_free(&j);
-    printf("\nbfc_perf: wrote %s/perf.csv and perf.json (%.0f s)\n", r->out_dir,
+    printf("\nbfc_perf: wrote %s/perf.csv, perf.json and perf.md (%.0f s)\n", r->out_dir,
            bfc_wall_seconds() - t0);
     return failed;
 }
