@@ -17,10 +17,16 @@
 #include "lapack.h"
 #include "rng.h"
 
-/* Bytes the process holds beyond the arrays counted by the estimate: OpenBLAS's per-thread
- * buffers and the libraries themselves (peak RSS of fits at n = 1000..5000 exceeded the
- * arrays by 17-19 MiB with 2 threads). */
+/* Bytes the process holds beyond the arrays counted by the estimate: the libraries, what
+ * is left of the problem's set-up, OpenBLAS's per-thread buffers (peak RSS of fits at
+ * n = 1000..5000 exceeded the arrays by 17-19 MiB with 2 threads). */
 #define KRR_BASE_BYTES ((size_t)20 << 20)
+/* Bytes per training point of the panels OpenBLAS packs in the Cholesky's updates: a block
+ * of up to GEMM_Q = 384 doubles per row of the trailing matrix (256 with the Haswell
+ * kernels). Measured: the peak RSS of `bfc fit --method krr` grew by 1.9-2.3 KiB per point
+ * beyond the counted arrays with the Haswell kernels and 3.0-3.3 KiB with Cooperlake's,
+ * n = 2000..10000. */
+#define KRR_BLAS_PACK_BYTES_PER_ROW 3072.0
 
 /* Relative gain in validation MSE that a ridge below the one at hand must bring to be taken
  * (grid extension, refinement): when the kernel nearly interpolates, the error is flat near
@@ -176,7 +182,7 @@ size_t bfc_krr_memory_estimate(const bfc_krr_config *cfg, int n, int n_test, int
     double b = fmax(bytes_select(cfg, n, d), bytes_fit(n, d));
     b = fmax(b, bytes_refine(cfg, n, d));
     b = fmax(b, bytes_predict(cfg, n, n_test, d));
-    b += (double)KRR_BASE_BYTES;
+    b += (double)KRR_BASE_BYTES + KRR_BLAS_PACK_BYTES_PER_ROW * (double)n;
     return b >= (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
 }
 

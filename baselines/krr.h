@@ -59,7 +59,8 @@
  * bfc_krr_memory_estimate (bytes): selection 3s² + v·s + O((s + v)(d + grid)) doubles (the
  * bandwidth search reuses the same buffers), refinement the upper triangle of an
  * (n − v)² matrix + (n − v + v)(d + 3) doubles, final fit n(n + 1)/2 +
- * n(d + 3) doubles plus a page per row, prediction n(d + 1) doubles and a few tiles. The
+ * n(d + 3) doubles plus a page per row, prediction n(d + 1) doubles and a few tiles; plus
+ * 20 MiB for the process and 3 KiB per point for the panels OpenBLAS packs. The
  * final fit allocates one n × n matrix and touches only its upper triangle (the Gram and
  * the Cholesky read and write nothing else, and the matrix is kept off transparent huge
  * pages), so about half of it is ever resident. The eigen fallback touches the whole
