@@ -28,7 +28,8 @@ test-check: build
 
 # The head-to-head sweep (bench/configs/default.json) with figures and REPORT.md in
 # results/bench-<UTC time>, then the claim checks at full size that the sweep does not judge
-# itself (BENCH_CHECKS=all: every check; 0: none);
+# itself (BENCH_CHECKS=all: every check; 0: none), then bfc_perf against PyTorch and
+# scikit-learn (BENCH_PERF=0: not run; its flags: BENCH_PERF_ARGS) into the same report;
 # bench-quick runs the sweep's small subset only; plots redraws the figures and report of
 # RESULTS (default: the newest).
 bench: build

@@ -17,6 +17,11 @@
 #   0            none
 # With 2 or more jobs the checks run as two processes and their outputs are merged. Not with
 # --quick. BENCH_CHECKS_SIZE=fast runs them at the ctest size instead (to try the report).
+# BENCH_PERF: 1 (default) runs bfc_perf after the checks, on the then idle cores, into
+# OUT_DIR/perf (bfc against PyTorch and scikit-learn side by side, bench/README.md), with
+# BENCH_PERF_ARGS (default "--krr-n 5000,10000 --sample-seconds 0.1": KRR where scikit-learn is
+# timed, shorter learner samples; about 4 minutes);
+# its tables and goals go into the report. 0: not run. Not with --quick.
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -33,6 +38,11 @@ checks=${BENCH_CHECKS:-1}
 case $checks in
   0 | 1 | all) ;;
   *) echo "bench: BENCH_CHECKS must be 0, 1 or all (got '$checks')" >&2; exit 2 ;;
+esac
+perf=${BENCH_PERF:-1}
+case $perf in
+  0 | 1) ;;
+  *) echo "bench: BENCH_PERF must be 0 or 1 (got '$perf')" >&2; exit 2 ;;
 esac
 bfc="$build/bfc"
 [ -x "$bfc" ] || { echo "bench: $bfc not built (run make build)" >&2; exit 1; }
@@ -88,8 +98,24 @@ if [ "$checks" != 0 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
     echo "bench: $build/bfc_check not built; no claim checks" >&2
   fi
 fi
-scripts/report.sh "$build" "$out"
 t2=$(date +%s)
-echo "bench: sweep $((t1 - t0)) s, checks and report $((t2 - t1)) s, total $((t2 - t0)) s" >&2
+if [ "$perf" = 1 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
+  if [ -x "$build/bfc_perf" ]; then
+    echo "bench: performance (bfc_perf) into $out/perf, log $out/perf.log" >&2
+    # shellcheck disable=SC2086  # BENCH_PERF_ARGS is a list of flags
+    if ! "$build/bfc_perf" --out "$out/perf" ${BENCH_PERF_ARGS:---krr-n 5000,10000 --sample-seconds 0.1} \
+      > "$out/perf.log" 2>&1; then
+      echo "bench: bfc_perf failed (see $out/perf.log)" >&2
+      rc=1
+    fi
+    grep -h -E '^goals \[' "$out/perf.log" | sed 's/^/bench: performance /' >&2 || true
+  else
+    echo "bench: $build/bfc_perf not built; no performance comparison" >&2
+  fi
+fi
+t3=$(date +%s)
+scripts/report.sh "$build" "$out"
+t4=$(date +%s)
+echo "bench: sweep $((t1 - t0)) s, checks $((t2 - t1)) s, performance $((t3 - t2)) s, report $((t4 - t3)) s, total $((t4 - t0)) s" >&2
 echo "bench: report $out/REPORT.md; data $out/results.csv, $out/neps.csv; figures $out/fig_*.png" >&2
 exit $rc

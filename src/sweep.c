@@ -2611,6 +2611,23 @@ static void report_checks(FILE *o, const char *out)
     free(text);
 }
 
+/* perf/perf.md of bfc_perf (make bench runs it after the checks), embedded as it is. */
+static void report_perf(FILE *o, const char *out)
+{
+    char path[4352];
+    pjoin(path, sizeof path, out, "perf/perf.md");
+    char *text = bfc_read_file(path, NULL);
+    if (!text) {
+        fprintf(o, "Not run with this sweep (`make bench` runs `bfc_perf --out DIR/perf` after the "
+                   "checks unless BENCH_PERF=0; `make bench-perf` runs it alone).\n\n");
+        return;
+    }
+    fprintf(o, "bfc against PyTorch (the learner's training step) and scikit-learn (kernel ridge "
+               "regression), timed side by side in one run, and against the DGEMM rate; from "
+               "`perf/perf.md` (rows in `perf/perf.csv`).\n\n%s\n", text);
+    free(text);
+}
+
 static void report_figure(FILE *o, const char *out, const char *png, const char *title)
 {
     char path[4352];
@@ -2947,6 +2964,8 @@ static int write_report(const agg *a, const bfc_sweep_summary *sum, const char *
         fprintf(o, "None: the sweep has no e2e method next to a layerwise or kernel method.\n");
     fprintf(o, "\n## Claim checks (proofs_checks)\n\n");
     report_checks(o, a->out);
+    fprintf(o, "## Performance (bench/)\n\n");
+    report_perf(o, a->out);
 
     fprintf(o, "## Failed cells\n\n");
     int nf = 0;
