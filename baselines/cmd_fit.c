@@ -421,8 +421,9 @@ int bfc_cmd_fit(int argc, char **argv)
     char kname[64], method[96];
     bfc_kernel_name(&kern, kname, sizeof kname);
     snprintf(method, sizeof method, "%s:%s", a.method, kname);
-    bfc_note(a.p.quiet, "bfc fit: %s, d=%d n=%d, BLAS %s x%d; fit and prediction need about %.0f MiB\n",
-             method, c->d, train.n, bfc_blas_core(), bfc_blas_threads(),
+    bfc_note(a.p.quiet,
+             "bfc fit: %s, d=%d n=%d, BLAS %s x%d; fit and prediction need about %.0f MiB\n", method,
+             c->d, train.n, bfc_blas_core(), bfc_blas_threads(),
              (double)bfc_krr_memory_estimate(&kc, train.n, test.n, c->d) / 1048576.0);
     bfc_krr *model = NULL;
     double *pred = bfc_alloc_d((size_t)test.n);

@@ -40,6 +40,9 @@ typedef struct {
     FILE *goals_md;        /* goal rows, appended to md at the end (a memory stream) */
     char *goals_buf;
     size_t goals_len;
+    FILE *notes_md;        /* notes (peers skipped), appended to md at the end */
+    char *notes_buf;
+    size_t notes_len;
     bfc_jw *meta;          /* JSON sidecar, object open: parts append keys */
     double dgemm_gflops[3]; /* DGEMM rate at 1 and 2 threads of the dgemm part (0: not run) */
     double t0;             /* wall clock at the start, for progress lines */
@@ -65,6 +68,9 @@ void perf_goal(perf_run *r, const char *what, double value, double target, const
 /* The same for a goal lo <= value <= hi. */
 void perf_goal_within(perf_run *r, const char *what, double value, double lo, double hi,
                       const char *unit);
+
+/* A note on stdout ("peer skipped: ..."), also kept for the Markdown summary. */
+void perf_note(perf_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Progress line on stderr with elapsed seconds. */
 void perf_progress(const perf_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -98,6 +98,18 @@ void perf_goal_within(perf_run *r, const char *what, double value, double lo, do
     }
 }
 
+void perf_note(perf_run *r, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    printf("%s\n", buf);
+    fflush(stdout);
+    if (r->notes_md) fprintf(r->notes_md, "- %s\n", buf);
+}
+
 void perf_progress(const perf_run *r, const char *fmt, ...)
 {
     fprintf(stderr, "perf [%s %6.1fs] ", r->label, bfc_wall_seconds() - r->t0);

@@ -196,7 +196,7 @@ void perf_krr(perf_run *r)
         const char *args[] = {"--dir", dir, "--ridge", ridge, "--degree", "4", "--gamma", gamma,
                               "--coef0", "1", NULL};
         if (perf_peer_start(&peer, r, "sklearn_krr.py", args, KRR_THREADS, why, sizeof why)) {
-            printf("peer skipped: scikit-learn KernelRidge: %s\n", why);
+            perf_note(r, "peer skipped: scikit-learn KernelRidge: %s", why);
         } else {
             bfc_json *ready = bfc_json_parse(peer.line, NULL, 0);
             const char *s = bfc_json_string(bfc_json_get(ready, "status"));
@@ -221,7 +221,8 @@ void perf_krr(perf_run *r)
                 perf_row(r, KRR_THREADS, "krr", "peer", "sklearn", "blas_threads",
                          json_num(blas, "threads"), "", 1);
             } else {
-                printf("peer skipped: scikit-learn KernelRidge: %s\n", reason ? reason : peer.line);
+                perf_note(r, "peer skipped: scikit-learn KernelRidge: %s",
+                          reason ? reason : peer.line);
             }
             bfc_json_free(ready);
         }
@@ -247,8 +248,8 @@ void perf_krr(perf_run *r)
         if (ours_run(r, &cfg, &train, &test, n, pred, &first, &hwm_ok)) continue;
         int time_peer = have_peer && n <= r->krr_peer_max_n;
         if (have_peer && !time_peer)
-            printf("peer skipped: scikit-learn at n = %d (time budget; --krr-peer-max-n %d "
-                   "includes it)\n",
+            perf_note(r, "peer skipped: scikit-learn at n = %d (time budget; --krr-peer-max-n %d "
+                         "includes it)",
                    n, n);
         if (time_peer) {
             perf_progress(r, "krr n=%d: checking scikit-learn's predictions", n);

@@ -395,7 +395,7 @@ static void one_case(perf_run *r, const lcase *lc)
         const char *args[] = {"--dir", dir, NULL};
         char why[512];
         if (perf_peer_start(&peer, r, "torch_step.py", args, 1, why, sizeof why)) {
-            printf("peer skipped: PyTorch step (%s): %s\n", caseid, why);
+            perf_note(r, "peer skipped: PyTorch step (%s): %s", caseid, why);
         } else {
             bfc_json *ready = bfc_json_parse(peer.line, NULL, 0);
             const char *status_s = bfc_json_string(bfc_json_get(ready, "status"));
@@ -403,7 +403,7 @@ static void one_case(perf_run *r, const lcase *lc)
             const char *core = bfc_json_string(bfc_json_get(bfc_json_get(ready, "blas"), "core"));
             if (core) snprintf(peer_core, sizeof peer_core, "%s", core);
             if (!status_s || strcmp(status_s, "ok") != 0) {
-                printf("peer skipped: PyTorch step (%s): %s\n", caseid,
+                perf_note(r, "peer skipped: PyTorch step (%s): %s", caseid,
                        reason ? reason : peer.line);
             } else {
                 for (int q = 0; q < NPEER; q++) {

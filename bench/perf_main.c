@@ -241,6 +241,7 @@ static int worker(perf_run *r)
         return 1;
     }
     r->goals_md = open_memstream(&r->goals_buf, &r->goals_len);
+    r->notes_md = open_memstream(&r->notes_buf, &r->notes_len);
     fprintf(r->md,
             "### Configuration `%s`: OpenBLAS core %s\n\n%s; bfc's core fix: %s. Load average "
             "%.1f at the start, %ld CPUs. Ratio = peer time / bfc time (for rates: bfc / "
@@ -263,6 +264,11 @@ static int worker(perf_run *r)
     fprintf(r->md, "\nPeers: %s; %s. Load average %.1f at the end.\n",
             r->peer_torch[0] ? r->peer_torch : "PyTorch not run",
             r->peer_sklearn[0] ? r->peer_sklearn : "scikit-learn not run", load1());
+    if (r->notes_md && fflush(r->notes_md) == 0 && r->notes_len > 0)
+        fprintf(r->md, "\n%s", r->notes_buf);
+    if (r->notes_md) fclose(r->notes_md);
+    free(r->notes_buf);
+    r->notes_md = NULL, r->notes_buf = NULL;
     if (r->goals_md && fflush(r->goals_md) == 0 && r->goals_len > 0)
         fprintf(r->md,
                 "\nGoals of the performance issue (`%s`): %d met, %d not met.\n\n"
