@@ -16,13 +16,11 @@
 #include <strings.h>
 
 #include "bfc.h"
+#include "blas.h"
 #include "check.h"
 #include "fsutil.h"
 #include "json.h"
 
-#ifndef BFC_GIT_COMMIT
-#define BFC_GIT_COMMIT "unknown"
-#endif
 #ifndef BFC_COMPILER
 #define BFC_COMPILER "unknown"
 #endif
@@ -346,7 +344,7 @@ int main(int argc, char **argv)
         bfc_jw_kv_int(&j, "seeds", ctx.nseeds);
         bfc_jw_kv_int(&j, "blas_threads", threads);
         bfc_jw_kv_str(&j, "blas", openblas_get_config());
-        bfc_jw_kv_str(&j, "commit", BFC_GIT_COMMIT);
+        bfc_jw_kv_str(&j, "commit", bfc_git_commit());
         bfc_jw_kv_str(&j, "compiler", BFC_COMPILER);
         bfc_jw_kv_int(&j, "passed", ctx.n_pass);
         bfc_jw_kv_int(&j, "failed", ctx.n_fail);

@@ -13,6 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* bfc_commit.h is written at every build (scripts/commit.cmake); builds without it, such as
+ * the fuzzers', record "unknown". */
+#if defined(__has_include)
+#if __has_include("bfc_commit.h")
+#include "bfc_commit.h"
+#endif
+#endif
 #ifndef BFC_GIT_COMMIT
 #define BFC_GIT_COMMIT "unknown"
 #endif
@@ -212,6 +219,8 @@ void bfc_blas_autofix(int argc, char **argv)
 
 const char *bfc_blas_fix_status(void) { return fix_status; }
 
+const char *bfc_git_commit(void) { return BFC_GIT_COMMIT; }
+
 /* ------------------------------------------------------------ threads, CPU, meta --- */
 
 int bfc_blas_threads(void) { return openblas_get_num_threads(); }
@@ -260,7 +269,7 @@ void bfc_meta_write(bfc_jw *j)
     struct tm tm;
     if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
     bfc_jw_kv_str(j, "bfc_version", BFC_VERSION);
-    bfc_jw_kv_str(j, "commit", BFC_GIT_COMMIT);
+    bfc_jw_kv_str(j, "commit", bfc_git_commit());
     bfc_jw_kv_str(j, "compiler", BFC_COMPILER);
     bfc_jw_kv_str(j, "blas_core", bfc_blas_core());
     bfc_jw_kv_int(j, "blas_threads", bfc_blas_threads());

@@ -63,6 +63,9 @@ int bfc_blas_threads(void);
 void bfc_blas_set_threads(int n);
 /* "model name" from /proc/cpuinfo, or "unknown". Static storage. */
 const char *bfc_cpu_model(void);
+/* The git commit the binary was built from (12 hex digits, "-dirty" if tracked files were
+ * modified; "unknown" outside a git work tree), written at every build. */
+const char *bfc_git_commit(void);
 
 /* Write into the currently open JSON object the keys "bfc_version", "commit", "compiler",
  * "blas_core", "blas_threads", "blas_fix", "cpu" and "date_utc" (ISO 8601, seconds). */

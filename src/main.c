@@ -13,8 +13,9 @@ static int cmd_info(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("bfc %s\nBLAS core: %s (%s), threads: %d\nCPU: %s\n", BFC_VERSION, bfc_blas_core(),
-           bfc_blas_fix_status(), bfc_blas_threads(), bfc_cpu_model());
+    printf("bfc %s (commit %s)\nBLAS core: %s (%s), threads: %d\nCPU: %s\n", BFC_VERSION,
+           bfc_git_commit(), bfc_blas_core(), bfc_blas_fix_status(), bfc_blas_threads(),
+           bfc_cpu_model());
     return 0;
 }
 
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("bfc %s\n", BFC_VERSION);
+        printf("bfc %s (commit %s)\n", BFC_VERSION, bfc_git_commit());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

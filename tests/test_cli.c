@@ -212,6 +212,34 @@ Test(cli, train_writes_curve_result_csv_and_json_with_the_blas_core)
     free(dir);
 }
 
+/* The commit a result records is the one the binary was built from (bfc_commit.h is
+ * rewritten at every build, not only when CMake configures): the source tree's HEAD. */
+Test(cli, version_and_results_name_the_commit_of_the_source_tree)
+{
+    char cmd[4096], head[64] = "";
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse --short=12 HEAD 2>/dev/null", BFC_SOURCE_DIR);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (!fgets(head, sizeof head, p)) head[0] = '\0';
+        pclose(p);
+    }
+    head[strcspn(head, "\n")] = '\0';
+    cr_assert_eq(run("--version"), 0, "%s", err_buf);
+    if (strlen(head) != 12) { /* not a git work tree: the binary says so */
+        cr_expect_not_null(strstr(out_buf, "(commit unknown"), "%s", out_buf);
+        return;
+    }
+    char want[96];
+    snprintf(want, sizeof want, "(commit %s", head);
+    cr_expect_not_null(strstr(out_buf, want), "bfc --version says %s, HEAD is %s", out_buf, head);
+    char *dir = tmpdir(), args[4096];
+    snprintf(args, sizeof args, "train " SMALL " --L 3 --out %s/r --json --quiet", dir);
+    cr_assert_eq(run(args), 0, "%s", err_buf);
+    snprintf(want, sizeof want, "\"commit\":\"%s", head);
+    cr_expect_not_null(strstr(out_buf, want), "result names another commit than %s", head);
+    free(dir);
+}
+
 Test(cli, fit_rejects_bad_methods_kernels_ridges_and_runs_beyond_memory)
 {
     EXPECT_REJECTED("fit --method svm", "--method must be krr, ntk, nngp, entk, seqkernel or twolayer");
