@@ -59,6 +59,18 @@ void perf_table(const perf_run *r, const char *comparison, const char *ours, con
     fflush(stdout);
 }
 
+/* One row of the goals' Markdown table: goal | measured | target | met. */
+static void goal_md(perf_run *r, const char *what, double value, const char *unit,
+                    const char *target, int met)
+{
+    if (!r->goals_md) return;
+    char v[64];
+    snprintf(v, sizeof v, "%.3g%s", value, unit);
+    const char *cells[] = {what, v, target, met ? "met" : "**not met**"};
+    for (int i = 0; i < 4; i++) md_cell(r->goals_md, cells[i]);
+    fputs("|\n", r->goals_md);
+}
+
 void perf_goal(perf_run *r, const char *what, double value, double target, const char *unit)
 {
     const int met = value >= target;
@@ -68,14 +80,9 @@ void perf_goal(perf_run *r, const char *what, double value, double target, const
     if (met) r->goals_met++;
     else r->goals_missed++;
     perf_row(r, 0, "goal", what, "bfc", met ? "met" : "not_met", value, unit, 1);
-    if (r->goals_md) {
-        char v[64], t[64];
-        snprintf(v, sizeof v, "%.3g%s", value, unit);
-        snprintf(t, sizeof t, ">= %g%s", target, unit);
-        const char *cells[] = {what, v, t, met ? "met" : "**not met**"};
-        for (int i = 0; i < 4; i++) md_cell(r->goals_md, cells[i]);
-        fputs("|\n", r->goals_md);
-    }
+    char t[64];
+    snprintf(t, sizeof t, ">= %g%s", target, unit);
+    goal_md(r, what, value, unit, t, met);
 }
 
 void perf_goal_within(perf_run *r, const char *what, double value, double lo, double hi,
@@ -88,14 +95,9 @@ void perf_goal_within(perf_run *r, const char *what, double value, double lo, do
     if (met) r->goals_met++;
     else r->goals_missed++;
     perf_row(r, 0, "goal", what, "bfc", met ? "met" : "not_met", value, unit, 1);
-    if (r->goals_md) {
-        char v[64], t[96];
-        snprintf(v, sizeof v, "%.3g%s", value, unit);
-        snprintf(t, sizeof t, "%g%s .. %g%s", lo, unit, hi, unit);
-        const char *cells[] = {what, v, t, met ? "met" : "**not met**"};
-        for (int i = 0; i < 4; i++) md_cell(r->goals_md, cells[i]);
-        fputs("|\n", r->goals_md);
-    }
+    char t[96];
+    snprintf(t, sizeof t, "%g%s .. %g%s", lo, unit, hi, unit);
+    goal_md(r, what, value, unit, t, met);
 }
 
 void perf_note(perf_run *r, const char *fmt, ...)

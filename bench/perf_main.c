@@ -446,10 +446,10 @@ int main(int argc, char **argv)
     if ((f = fopen(path, "w"))) {
         fprintf(f, "Measured by `bfc_perf");
         for (int i = 1; i < argc; i++) fprintf(f, " %s", argv[i]);
-        fprintf(f, "` on %s, bfc %s, OpenBLAS core of the environment: %s. "
+        fprintf(f, "` on %s, bfc %s (commit %s), OpenBLAS core of the environment: %s. "
                    "Rows and metadata: `perf.csv`, `perf.json`; how it measures: "
                    "bench/README.md.\n",
-                bfc_cpu_model(), BFC_VERSION, env_core);
+                bfc_cpu_model(), BFC_VERSION, bfc_git_commit(), env_core);
         for (int i = 0; i < nl; i++) {
             fputc('\n', f);
             append_file(f, r->out_dir, labels[i], ".md", 0);
