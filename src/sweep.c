@@ -2583,16 +2583,22 @@ static int csv_fields(const char *line, char field[][1024], int max)
     }
 }
 
-static void report_checks(FILE *o, const char *out)
+/* The text of out/rel (to free), or NULL after writing "Not run with this sweep (how).". */
+static char *report_input(FILE *o, const char *out, const char *rel, const char *how)
 {
     char path[4352];
-    pjoin(path, sizeof path, out, "checks/verdicts.csv");
+    pjoin(path, sizeof path, out, rel);
     char *text = bfc_read_file(path, NULL);
-    if (!text) {
-        fprintf(o, "Not run with this sweep (`make bench` runs `bfc_check --size full --out "
-                   "DIR/checks` after the sweep unless BENCH_CHECKS=0).\n\n");
-        return;
-    }
+    if (!text) fprintf(o, "Not run with this sweep (%s).\n\n", how);
+    return text;
+}
+
+static void report_checks(FILE *o, const char *out)
+{
+    char *text = report_input(o, out, "checks/verdicts.csv",
+                              "`make bench` runs `bfc_check --size full --out DIR/checks` after "
+                              "the sweep unless BENCH_CHECKS=0");
+    if (!text) return;
     const int has_c4_c6 = strstr(text, "\nC4") || strstr(text, "\nC6"); /* before strtok */
     fprintf(o, "From `checks/verdicts.csv` (bfc_check with its own runs; details in "
                "`checks/checks.csv`):\n\n| claim | verdict | summary |\n|---|---|---|\n");
@@ -2614,14 +2620,10 @@ static void report_checks(FILE *o, const char *out)
 /* perf/perf.md of bfc_perf (make bench runs it after the checks), embedded as it is. */
 static void report_perf(FILE *o, const char *out)
 {
-    char path[4352];
-    pjoin(path, sizeof path, out, "perf/perf.md");
-    char *text = bfc_read_file(path, NULL);
-    if (!text) {
-        fprintf(o, "Not run with this sweep (`make bench` runs `bfc_perf --out DIR/perf` after the "
-                   "checks unless BENCH_PERF=0; `make bench-perf` runs it alone).\n\n");
-        return;
-    }
+    char *text = report_input(o, out, "perf/perf.md",
+                              "`make bench` runs `bfc_perf --out DIR/perf` after the checks "
+                              "unless BENCH_PERF=0; `make bench-perf` runs it alone");
+    if (!text) return;
     fprintf(o, "bfc against PyTorch (the learner's training step) and scikit-learn (kernel ridge "
                "regression), timed side by side in one run, and against the DGEMM rate; from "
                "`perf/perf.md` (rows in `perf/perf.csv`).\n\n%s\n", text);
