@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "json.h"
 #include "krr.h"
+#include "metrics.h"
 #include "npy.h"
 #include "perf.h"
 #include "rng.h"
@@ -108,16 +109,6 @@ static int peer_run(perf_peer *peer, int n, int save, krr_time *out)
     if (err) fprintf(stderr, "perf: sklearn n=%d: %s\n", n, err);
     bfc_json_free(o);
     return out->total > 0 ? 0 : -1;
-}
-
-static double rel_diff(const double *a, const double *b, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        num += (a[i] - b[i]) * (a[i] - b[i]);
-        den += b[i] * b[i];
-    }
-    return sqrt(num / (den > 0 ? den : 1.0));
 }
 
 static int save_npy(const char *dir, const char *name, const double *a, size_t n0, size_t n1)
@@ -248,9 +239,10 @@ void perf_krr(perf_run *r)
         if (ours_run(r, &cfg, &train, &test, n, pred, &first, &hwm_ok)) continue;
         int time_peer = have_peer && n <= r->krr_peer_max_n;
         if (have_peer && !time_peer)
-            perf_note(r, "peer skipped: scikit-learn at n = %d (time budget; --krr-peer-max-n %d "
-                         "includes it)",
-                   n, n);
+            perf_note(r,
+                      "peer skipped: scikit-learn at n = %d (time budget; --krr-peer-max-n %d "
+                      "includes it)",
+                      n, n);
         if (time_peer) {
             perf_progress(r, "krr n=%d: checking scikit-learn's predictions", n);
             krr_time pc;
@@ -266,7 +258,7 @@ void perf_krr(perf_run *r)
                 printf("check krr %s: scikit-learn gave no predictions: not timed\n", caseid);
                 time_peer = 0;
             } else {
-                const double diff = rel_diff(pred, ppeer, (size_t)r->krr_test);
+                const double diff = bfc_relative_diff(pred, ppeer, (size_t)r->krr_test);
                 const int ok = diff <= PERF_KRR_TOL;
                 printf("check krr %s: predictions of bfc and scikit-learn agree to %.2e "
                        "(required <= %.0e): %s\n",

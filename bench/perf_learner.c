@@ -404,7 +404,7 @@ static void one_case(perf_run *r, const lcase *lc)
             if (core) snprintf(peer_core, sizeof peer_core, "%s", core);
             if (!status_s || strcmp(status_s, "ok") != 0) {
                 perf_note(r, "peer skipped: PyTorch step (%s): %s", caseid,
-                       reason ? reason : peer.line);
+                          reason ? reason : peer.line);
             } else {
                 for (int q = 0; q < NPEER; q++) {
                     const bfc_json *chk =
