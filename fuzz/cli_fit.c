@@ -1,7 +1,7 @@
 /* cli_fit.c: the option handling of `bfc fit` for fuzz_cli. The command's source is included
  * so that the fuzzer runs its real option table, callbacks and checks (static); the function
  * below stops at the memory estimate, before any file is touched or any data are drawn. */
-#include "../baselines/cmd_fit.c"
+#include "../cli/cmd_fit.c"
 
 #include "fuzz_cli.h"
 

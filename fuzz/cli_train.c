@@ -1,7 +1,7 @@
 /* cli_train.c: the option handling of `bfc gen` and `bfc train` for fuzz_cli. The command's
  * source is included so that the fuzzer runs its real option table and callback (both
  * static); the functions below stop where the command would start drawing data. */
-#include "../src/cmd_train.c"
+#include "../cli/cmd_train.c"
 
 #include "fuzz_cli.h"
 

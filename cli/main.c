@@ -1,5 +1,5 @@
 /* main.c: the bfc command-line tool. This is the application layer: it dispatches to the
- * subcommands of libbfc (gen, train) and of the baselines library (fit). */
+ * subcommands in cli/ (gen, train, fit, sweep), which call libbfc and the baselines. */
 #include <stdio.h>
 #include <string.h>
 
