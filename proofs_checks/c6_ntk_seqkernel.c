@@ -10,15 +10,17 @@
  *   seqkernel   stage by stage ridge regression on the quadratic monomials of the features
  * (configurations in runs.h: without a bias the closed-form NTKs represent only homogeneous
  * functions and fail for that reason alone, so the bias is on). e2e trains on the same data.
- * Pass (SPEC §5, ours), one case per method: at every n of the grid, median over seeds of the
- * method's relative test error ≥ 3 × median e2e error. Per-seed ratios are printed.
+ * Pass (SPEC §5, ours; bfc_claim_ratio_grid in src/claims.c, as the sweep's report), one case
+ * per method: at every n of the grid, median over seeds of the method's relative test error
+ * ≥ 3 × median e2e error; PARTIAL at some n only. Per-seed ratios are printed.
  * Sizes: fast, d = 8, n ∈ {256, 512, 1024}, 3 seeds; full, the SPEC §6 configuration d = 20
  * with n ∈ {2000, 3000, 5000}, 5 seeds (8.5 min with 2 BLAS threads on a loaded 2-core
  * machine, where the five methods took up to 210 s per seed at n = 5000 and one KRR fit took
  * 200 s at n = 10000, so n = 10000 is left out). The sequential kernel needs more fitting points
  * than layer 2's 861 quadratic monomials at d = 20 (n ≥ 1077), hence no smaller n. A fit
- * that is refused leaves a NaN; a method whose median is NaN at some n FAILs there
- * ("refused"): the claim is not verified where the method could not be fitted. */
+ * that is refused leaves a NaN; an n where the method's median is NaN is not judged (named
+ * "refused" in the summary), and a method refused at every n is N/A, counted as failed: the
+ * claim is not verified where the method could not be fitted. */
 #include <math.h>
 #include <stdio.h>
 
@@ -26,7 +28,6 @@
 #include "check.h"
 #include "runs.h"
 
-#define C6_RATIO 3.0 /* method median / e2e median must reach this at every n */
 #define C6_NMETH 5
 #define C6_MAXN 4
 
@@ -80,8 +81,7 @@ static int run_c6(bfc_check_ctx *ctx)
         char cas[48];
         snprintf(cas, sizeof cas, "C6/%s", name);
         bfc_check_say(ctx, "%s", cas);
-        double med_ratio[C6_MAXN];
-        int pass = 1;
+        double med_e2e[C6_MAXN], med_m[C6_MAXN];
         for (int g = 0; g < ngrid; g++) {
             double ratio[BFC_CHECK_MAX_SEEDS];
             for (int i = 0; i < ns; i++) ratio[i] = err[m][g][i] / e2e[g][i];
@@ -92,29 +92,31 @@ static int run_c6(bfc_check_ctx *ctx)
             snprintf(metric, sizeof metric, "n%d_over_e2e", grid[g]);
             snprintf(label, sizeof label, "  / e2e (per seed)");
             bfc_check_series(ctx, cas, metric, label, ratio, ns);
-            med_ratio[g] = bfc_check_median(err[m][g], ns) / bfc_check_median(e2e[g], ns);
+            med_m[g] = bfc_claim_median(err[m][g], ns);
+            med_e2e[g] = bfc_claim_median(e2e[g], ns);
             snprintf(metric, sizeof metric, "n%d_ratio_of_medians", grid[g]);
-            bfc_check_value(ctx, cas, metric, "  median / median e2e", med_ratio[g]);
-            pass &= med_ratio[g] >= C6_RATIO; /* a NaN (refused at every seed) fails */
+            bfc_check_value(ctx, cas, metric, "  median / median e2e", med_m[g] / med_e2e[g]);
         }
+        bfc_claim_ratios r;
+        const bfc_verdict v = bfc_claim_ratio_grid(med_e2e, med_m, ngrid, BFC_CLAIM_RATIO, &r);
         char sum[512];
         int w = snprintf(sum, sizeof sum, "ratio of medians");
         for (int g = 0; g < ngrid && w > 0 && (size_t)w < sizeof sum; g++) {
             if (refused[m][g])
                 bfc_check_say(ctx, "n = %d: %d of %d fits refused (see the messages above)",
                               grid[g], refused[m][g], ns);
-            if (isnan(med_ratio[g]) && refused[m][g])
+            if (isnan(r.ratio[g]) && refused[m][g])
                 w += snprintf(sum + w, sizeof sum - (size_t)w, "%s n=%d: refused", g ? "," : "",
                               grid[g]);
             else
                 w += snprintf(sum + w, sizeof sum - (size_t)w, "%s n=%d: %.3g%s", g ? "," : "",
-                              grid[g], med_ratio[g], med_ratio[g] >= C6_RATIO ? "" : " (SHORT)");
+                              grid[g], r.ratio[g], r.ratio[g] >= BFC_CLAIM_RATIO ? "" : " (SHORT)");
         }
-        bfc_check_verdict(ctx, cas, pass ? BFC_PASS : BFC_FAIL, "%s (need >= %g at every n)",
-                          sum, C6_RATIO);
+        bfc_check_verdict(ctx, cas, v, "%s (need >= %g at every n; %d of %d hold)", sum,
+                          BFC_CLAIM_RATIO, r.held, r.judged);
     }
     bfc_check_say(ctx, "criterion (each method): at every n, median error >= %g x median e2e error",
-                  C6_RATIO);
+                  BFC_CLAIM_RATIO);
     return BFC_OK;
 }
 

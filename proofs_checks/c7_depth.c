@@ -8,7 +8,7 @@
  * compared within each seed (same target, data, initialisation) and in log10:
  *   r_s(D) = log10 err_s(D+1) − log10 err_s(D),   rise(D) = median_s r_s(D),
  *   η(D) = ½ (max_s r_s(D) − min_s r_s(D)), the half-range of the paired changes over seeds.
- * Pass: rise(D) ≤ η(D) for every consecutive pair, i.e. the typical change from D to D+1 is
+ * Pass (bfc_claim_c7 in src/claims.c): rise(D) ≤ η(D) for every consecutive pair, i.e. the typical change from D to D+1 is
  * a fall, or a rise no larger than the seed-to-seed spread of that change.
  * Sizes: fast, d = 20, n = 20000, 3000 steps per stage, 3 seeds; full, 5 seeds. */
 #include <math.h>
@@ -52,20 +52,22 @@ static int run_c7(bfc_check_ctx *ctx)
         snprintf(label, sizeof label, "D=%d relative test error", D);
         snprintf(metric, sizeof metric, "depth%d_test_error", D);
         bfc_check_series(ctx, cas, metric, label, err[D], ns);
-        med[D] = bfc_check_median(err[D], ns);
+        med[D] = bfc_claim_median(err[D], ns);
     }
     bfc_check_series(ctx, cas, "share_vL", "share v_L (info)", vL, ns);
     if (diverged) bfc_check_say(ctx, "%d runs diverged (kept their last finite state)", diverged);
-    int pass = 1;
+    double packed[(C7_DMAX + 1) * BFC_CHECK_MAX_SEEDS]; /* err[D * ns + s] */
+    for (int D = 0; D <= C7_DMAX; D++)
+        for (int i = 0; i < ns; i++) packed[D * ns + i] = err[D][i];
+    bfc_claim_c7_result c7;
+    const bfc_verdict v = bfc_claim_c7(packed, C7_DMAX + 1, ns, &c7);
     char trend[256];
     int w = 0;
     for (int D = 0; D < C7_DMAX; D++) {
         double r[BFC_CHECK_MAX_SEEDS];
         for (int i = 0; i < ns; i++) r[i] = log10(err[D + 1][i]) - log10(err[D][i]);
-        const double rise = bfc_check_median(r, ns);
-        const double band = 0.5 * (bfc_check_max(r, ns) - bfc_check_min(r, ns));
+        const double rise = c7.rise[D], band = c7.band[D];
         const int ok = rise <= band; /* a NaN fails */
-        pass &= ok;
         char label[64], metric[64];
         snprintf(label, sizeof label, "log10 err(D=%d)/err(D=%d)", D + 1, D);
         snprintf(metric, sizeof metric, "log10_change_%d_%d", D, D + 1);
@@ -80,7 +82,7 @@ static int run_c7(bfc_check_ctx *ctx)
     }
     bfc_check_say(ctx, "criterion: for each D, median_s log10(err(D+1)/err(D)) <= eta, eta = half "
                        "the range over seeds of that log ratio");
-    bfc_check_verdict(ctx, cas, pass ? BFC_PASS : BFC_FAIL,
+    bfc_check_verdict(ctx, cas, v,
                       "median errors %.3g, %.3g, %.3g for D = 0, 1, 2; %s", med[0], med[1],
                       med[2], trend);
     return BFC_OK;

@@ -58,7 +58,7 @@ static int run_c8(bfc_check_ctx *ctx)
             bfc_check_series(ctx, cas, metric, "  layerwise / e2e per seed", ratio, ns);
             snprintf(metric, sizeof metric, "g%g_share_vL", c8_gaps[gi]);
             bfc_check_series(ctx, cas, metric, "  share v_L", vL, ns);
-            adv[gi] = bfc_check_median(lw, ns) / bfc_check_median(e2e, ns);
+            adv[gi] = bfc_claim_median(lw, ns) / bfc_claim_median(e2e, ns);
             snprintf(label, sizeof label, "  advantage (ratio of medians)");
             snprintf(metric, sizeof metric, "g%g_advantage", c8_gaps[gi]);
             bfc_check_value(ctx, cas, metric, label, adv[gi]);
@@ -70,7 +70,7 @@ static int run_c8(bfc_check_ctx *ctx)
         const double shrink = adv[C8_NGAPS - 1] / adv[0];
         bfc_check_value(ctx, cas, "advantage_g1_over_g0.1", "advantage(1.0)/advantage(0.1)", shrink);
         bfc_check_say(ctx, "reported, not judged (SPEC §5): the advantage should shrink as g -> 1");
-        bfc_check_verdict(ctx, cas, BFC_REPORTED,
+        bfc_check_verdict(ctx, cas, BFC_VERDICT_REPORTED,
                           "advantage %.3gx, %.3gx, %.3gx, %.3gx at g = 0.1, 0.3, 0.6, 1.0: %s; "
                           "g=1 keeps %.2g of the g=0.1 advantage",
                           adv[0], adv[1], adv[2], adv[3],

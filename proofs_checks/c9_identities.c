@@ -189,7 +189,7 @@ static int run_c9a(bfc_check_ctx *ctx)
     const int verified = worst_verify <= C9A_VERIFY_RTOL;
     bfc_check_say(ctx, "criterion: C m(z) = σ(Rz) within %g, and rank C = k(k+1)/2 for every k, "
                        "p >= k(k+1)/2, seed", C9A_VERIFY_RTOL);
-    bfc_check_verdict(ctx, cas, all_full && verified ? BFC_PASS : BFC_FAIL,
+    bfc_check_verdict(ctx, cas, all_full && verified ? BFC_VERDICT_PASS : BFC_VERDICT_FAIL,
                       "rank %s for k = 2, 3, 5, 8 and p = q..8q; worst condition number %.3g "
                       "(k=%d, p=%d); coefficients %s (max rel. error %.2g)",
                       all_full ? "full (= k(k+1)/2) in every case" : "DEFICIENT in some case",
@@ -302,10 +302,10 @@ static int run_c9b(bfc_check_ctx *ctx)
     }
     bfc_check_say(ctx, "criterion: |z| <= %g for the three identities in every seed, and |z| > %g "
                        "for the wrong formula (the test has power)", C9B_Z, C9B_Z);
-    bfc_check_verdict(ctx, cas, ok && power ? BFC_PASS : BFC_FAIL,
+    bfc_check_verdict(ctx, cas, ok && power ? BFC_VERDICT_PASS : BFC_VERDICT_FAIL,
                       "identities %s (max |z| %.2f over %d seeds); wrong formula %s (min |z| %.3g)",
                       ok ? "hold" : "VIOLATED", worst, ns, power ? "rejected" : "NOT rejected",
-                      fmin(fabs(bfc_check_min(zw, ns)), fabs(bfc_check_max(zw, ns))));
+                      fmin(fabs(bfc_claim_min(zw, ns)), fabs(bfc_claim_max(zw, ns))));
     return BFC_OK;
 }
 
@@ -402,7 +402,7 @@ static int run_c9c(bfc_check_ctx *ctx)
     bfc_check_say(ctx, "criterion: order 2^L + 1 difference <= %g x rounding scale, order 2^L "
                        "difference > %g x rounding scale, for L = %d..%d and every seed",
                   C9C_T, C9C_T, C9C_LMIN, C9C_LMAX);
-    bfc_check_verdict(ctx, cas, ok ? BFC_PASS : BFC_FAIL,
+    bfc_check_verdict(ctx, cas, ok ? BFC_VERDICT_PASS : BFC_VERDICT_FAIL,
                       "degree 2^L %s for L = 2..5: order 2^L+1 at most %.3g x rounding, order 2^L "
                       "at least %.3g x rounding (threshold %g)",
                       ok ? "confirmed" : "NOT confirmed", worst_vanish, least_nonvanish, C9C_T);

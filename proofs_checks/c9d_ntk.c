@@ -230,19 +230,19 @@ static int run_c9d(bfc_check_ctx *ctx)
         snprintf(label, sizeof label, "%s: max |z| of mean, m=1024", an);
         snprintf(metric, sizeof metric, "%s_zmax_m1024", an);
         bfc_check_series(ctx, cas, metric, label, zmax, ns);
-        const double ms = bfc_check_median(slope, ns), zm = bfc_check_max(zmax, ns);
+        const double ms = bfc_claim_median(slope, ns), zm = bfc_claim_max(zmax, ns);
         const int ok_slope = fabs(ms - C9D_SLOPE) <= C9D_SLOPE_TOL, ok_bias = zm <= C9D_Z;
         pass &= ok_slope && ok_bias;
         if (w >= 0 && (size_t)w < sizeof summary)
             w += snprintf(summary + w, sizeof summary - (size_t)w,
                           "%s%s: median slope %.3f%s, C %.3g, max |z| %.2f%s", ai ? "; " : "", an,
-                          ms, ok_slope ? "" : " OUT OF BAND", bfc_check_median(cst, ns), zm,
+                          ms, ok_slope ? "" : " OUT OF BAND", bfc_claim_median(cst, ns), zm,
                           ok_bias ? "" : " BIASED");
     }
     bfc_check_say(ctx, "criterion: per activation, median slope of log gap on log m within %g +- %g, "
                        "and every m=1024 mean within %g SE of the closed form",
                   C9D_SLOPE, C9D_SLOPE_TOL, C9D_Z);
-    bfc_check_verdict(ctx, cas, pass ? BFC_PASS : BFC_FAIL, "%s", summary);
+    bfc_check_verdict(ctx, cas, pass ? BFC_VERDICT_PASS : BFC_VERDICT_FAIL, "%s", summary);
     return BFC_OK;
 }
 

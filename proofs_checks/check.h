@@ -6,19 +6,20 @@
  * adding a claim is adding one file) and one ctest test per claim number. Each run_fn
  * prints the claim, per-seed values, median and spread, the criterion, and records one
  * verdict per case (configuration) through the bfc_check_* calls below. The driver counts
- * PASS and FAIL verdicts; REPORTED (a trend shown, not judged) and SKIP are counted as
- * neither. */
+ * PASS as passed; REPORTED (a trend shown, not judged) and SKIP as neither; every other
+ * verdict (FAIL, PARTIAL, UNDETERMINED, N/A) as failed: the claim was not shown. */
 #ifndef BFC_CHECK_H
 #define BFC_CHECK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "claims.h"
+
 /* Most seeds a check may be asked for (arrays of per-seed values are this long). */
 #define BFC_CHECK_MAX_SEEDS 100
 
 enum bfc_check_size { BFC_CHECK_FAST = 0, BFC_CHECK_FULL = 1 };
-enum bfc_verdict { BFC_PASS = 0, BFC_FAIL, BFC_REPORTED, BFC_SKIP };
 
 typedef struct bfc_check_ctx bfc_check_ctx;
 
@@ -54,15 +55,10 @@ void bfc_check_series(bfc_check_ctx *ctx, const char *cas, const char *metric, c
  * and written with seed "-". */
 void bfc_check_value(bfc_check_ctx *ctx, const char *cas, const char *metric, const char *label,
                      double v);
-/* The verdict of a case with its one-line summary (printed as "<case>  PASS  summary"). */
-void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, int verdict, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* ---- small statistics ---- */
-/* Median of v (n ≥ 1; v is not modified); NaN sorts last, so a NaN median means more than
- * half the values are NaN. */
-double bfc_check_median(const double *v, int n);
-double bfc_check_min(const double *v, int n);
-double bfc_check_max(const double *v, int n);
+/* The verdict of a case with its one-line summary (printed as "<case>  PASS  summary"). The
+ * verdict comes from the claim's criterion in claims.h, the same function the sweep's report
+ * calls. */
+void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, bfc_verdict verdict, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -44,43 +44,6 @@ uint64_t bfc_check_seed(const bfc_check_ctx *ctx, int i)
 }
 const char *bfc_check_id(const bfc_check_ctx *ctx) { return ctx->cur ? ctx->cur->id : "?"; }
 
-/* ---- statistics ---- */
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    int nx = x != x, ny = y != y; /* NaN last */
-    if (nx || ny) return nx - ny;
-    return (x > y) - (x < y);
-}
-
-double bfc_check_median(const double *v, int n)
-{
-    BFC_ASSERT(n >= 1);
-    double *w = malloc(sizeof(double) * (size_t)n);
-    BFC_ASSERT(w != NULL);
-    memcpy(w, v, sizeof(double) * (size_t)n);
-    qsort(w, (size_t)n, sizeof(double), cmp_double);
-    double m = n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
-    free(w);
-    return m;
-}
-
-double bfc_check_min(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        if (cmp_double(&v[i], &m) < 0) m = v[i];
-    return m;
-}
-
-double bfc_check_max(const double *v, int n)
-{
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        if (cmp_double(&v[i], &m) > 0) m = v[i];
-    return m;
-}
-
 /* ---- output ---- */
 static void csv_row(bfc_check_ctx *ctx, const char *cas, const char *seed, const char *metric,
                     double v)
@@ -116,8 +79,8 @@ void bfc_check_series(bfc_check_ctx *ctx, const char *cas, const char *metric, c
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)bfc_check_seed(ctx, i));
         csv_row(ctx, cas, seed, metric, v[i]);
     }
-    printf("   median %.3e  range [%.3e, %.3e]\n", bfc_check_median(v, n),
-           bfc_check_min(v, n), bfc_check_max(v, n));
+    printf("   median %.3e  range [%.3e, %.3e]\n", bfc_claim_median(v, n),
+           bfc_claim_min(v, n), bfc_claim_max(v, n));
     fflush(stdout);
 }
 
@@ -129,17 +92,8 @@ void bfc_check_value(bfc_check_ctx *ctx, const char *cas, const char *metric, co
     fflush(stdout);
 }
 
-static const char *verdict_name(int v)
-{
-    switch (v) {
-    case BFC_PASS: return "PASS";
-    case BFC_FAIL: return "FAIL";
-    case BFC_REPORTED: return "REPORTED";
-    default: return "SKIP";
-    }
-}
-
-void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, int verdict, const char *fmt, ...)
+void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, bfc_verdict verdict, const char *fmt,
+                       ...)
 {
     char summary[1024];
     va_list ap;
@@ -147,19 +101,19 @@ void bfc_check_verdict(bfc_check_ctx *ctx, const char *cas, int verdict, const c
     vsnprintf(summary, sizeof summary, fmt, ap);
     va_end(ap);
     switch (verdict) {
-    case BFC_PASS: ctx->n_pass++; break;
-    case BFC_FAIL:
+    case BFC_VERDICT_PASS: ctx->n_pass++; break;
+    case BFC_VERDICT_REPORTED: ctx->n_reported++; break;
+    case BFC_VERDICT_SKIP: ctx->n_skip++; break;
+    default: /* FAIL, PARTIAL, UNDETERMINED, N/A: the claim was not shown */
         ctx->n_fail++;
         ctx->cur_fail = 1;
         break;
-    case BFC_REPORTED: ctx->n_reported++; break;
-    default: ctx->n_skip++; break;
     }
-    printf("  %-8s %-8s %s\n", cas, verdict_name(verdict), summary);
+    printf("  %-8s %-8s %s\n", cas, bfc_verdict_name(verdict), summary);
     fflush(stdout);
     if (ctx->verdicts) {
         bfc_csv_field(ctx->verdicts, cas);
-        fprintf(ctx->verdicts, ",%s,", verdict_name(verdict));
+        fprintf(ctx->verdicts, ",%s,", bfc_verdict_name(verdict));
         bfc_csv_field(ctx->verdicts, summary);
         fputc('\n', ctx->verdicts);
     }
@@ -324,7 +278,7 @@ int main(int argc, char **argv)
         double t0 = bfc_wall_seconds();
         int st = run[r]->run(&ctx);
         wall[r] = bfc_wall_seconds() - t0;
-        if (st) bfc_check_verdict(&ctx, run[r]->id, BFC_FAIL, "could not run: %s (%s)",
+        if (st) bfc_check_verdict(&ctx, run[r]->id, BFC_VERDICT_FAIL, "could not run: %s (%s)",
                                   bfc_last_error(), bfc_status_name(st));
         printf("    (%s took %.1f s)\n", run[r]->id, wall[r]);
         fprintf(stderr, "%s done in %.1f s\n", run[r]->id, wall[r]);

@@ -211,7 +211,8 @@ int bfc_check_main_configs(int size, bfc_check_run_spec specs[4], const char *na
 const char *bfc_check_method_name(int method)
 {
     static const char *const names[BFC_CHECK_NMETHODS] = {
-        "poly-4", "poly-8", "rbf", "ntk-relu-2", "ntk-quad-2", "ntk-quad-L", "entk", "seqkernel"};
+        "poly-4",     "poly-8", "rbf",  "ntk-relu-2", "ntk-quad-2",
+        "ntk-quad-L", "nngp-relu-2", "entk", "seqkernel"};
     return method >= 0 && method < BFC_CHECK_NMETHODS ? names[method] : "?";
 }
 
@@ -244,6 +245,12 @@ static void method_kernel(int method, int d, int L, bfc_kernel *k)
         k->kind = BFC_KERNEL_NTK;
         k->net.activation = method == BFC_CHECK_NTK_RELU ? BFC_ACT_RELU : BFC_ACT_QUAD;
         k->net.depth = method == BFC_CHECK_NTK_QUAD_L ? L : 2;
+        k->net.bias_var = 1.0;
+        break;
+    case BFC_CHECK_NNGP_RELU:
+        k->kind = BFC_KERNEL_NNGP;
+        k->net.activation = BFC_ACT_RELU;
+        k->net.depth = 2;
         k->net.bias_var = 1.0;
         break;
     default: BFC_ASSERT(0);

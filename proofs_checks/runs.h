@@ -73,14 +73,16 @@ enum bfc_check_method {
     BFC_CHECK_NTK_RELU,  /* ReLU, 2 hidden layers (ntk.h's default depth) */
     BFC_CHECK_NTK_QUAD,  /* σ(z) = z², 2 hidden layers: degree 4 */
     BFC_CHECK_NTK_QUAD_L,/* σ(z) = z², L hidden layers: degree 2^L, the target's */
+    BFC_CHECK_NNGP_RELU, /* the compositional (NNGP) kernel of the ReLU network of 2 hidden
+                            layers, bias variance 1 */
     BFC_CHECK_ENTK,      /* empirical NTK of the learner at its initialisation (seed = run seed),
                             fitting y − f₀ (the lazy-regime linearisation) */
     BFC_CHECK_SEQK,      /* sequential kernel (seqkernel.h defaults) */
     BFC_CHECK_NMETHODS
 };
 
-/* Short name: "poly-4", "poly-8", "rbf", "ntk-relu-2", "ntk-quad-2", "ntk-quad-L", "entk",
- * "seqkernel". */
+/* Short name: "poly-4", "poly-8", "rbf", "ntk-relu-2", "ntk-quad-2", "ntk-quad-L",
+ * "nngp-relu-2", "entk", "seqkernel". */
 const char *bfc_check_method_name(int method);
 
 typedef struct {
