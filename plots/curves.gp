@@ -12,13 +12,13 @@ load system("dirname '".ARG0."'")."/style.gp"
 nseries = nblocks - 1
 set logscale y
 set xlabel "training step"
-set ylabel "feature error  min_A |[S_l,1]A - S*_l|^2 / |S*_l - mean|^2" noenhanced
+set ylabel "feature error  min_A ‖[S_l, 1]A − S@^*_l‖^2 / ‖S@^*_l − mean‖^2"
 set format y "%g"
 set key outside right top
 # layers per method: the series are e2e l2..l(L-1), then layerwise l2..l(L-1)
 nl = nseries / 2
 if (nl < 1) { nl = 1 }
 plot for [i=0:nseries-1] in_csv index i using 1:2 with lines lw 1.5 \
-         lc rgb series_color(i / nl) dt 1 + i % nl title columnheader(1), \
+         lc rgb block_color(i) dt 1 + i % nl title columnheader(1), \
      in_csv index nseries using 1:2:(0):($3 - $2) with vectors nohead lc rgb "#777777" dt 3 \
          title "end of a stage"

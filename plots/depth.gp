@@ -9,7 +9,7 @@ fig_title = (ARGC >= 3) ? ARG3 : ""
 load system("dirname '".ARG0."'")."/style.gp"
 set logscale y
 set xlabel "backward depth D  (0 = layerwise, L-2 = e2e)"
-set ylabel "relative test error" noenhanced
+set ylabel "relative test error  E(F − G^*)^2 / Var G^*"
 set format y "%g"
 set xtics 1
 set autoscale xfix

@@ -1,33 +1,25 @@
-# error_time.gp: relative test error vs wall time of a run, log-log; one curve per method
-# through its n grid (median over seeds of the error and of the cells' wall time; bars from
-# the min to the max error over seeds). Further left and lower is better.
+# error_time.gp: relative test error vs wall time of a run, log-log; one point per method and
+# n (median over seeds of the error and of the cells' wall times; bars from the min to the
+# max error over seeds), labelled with its n. Points are not joined: the cost of some methods
+# does not grow with n (a fixed number of training steps), so a line in n order would zigzag.
+# Further left and lower is better.
 #   gnuplot -c plots/error_time.gp fig_error_time_X.csv out.png ["title"]
 # Input: blocks of "wall_s,median,min,max,n,colour,point,dash" rows with a header naming the
-# series; colour = method, point type and dash = target.
+# series; colour and marker come from the method's name (style.gp).
 in_csv = ARG1
 out_file = ARG2
 fig_title = (ARGC >= 3) ? ARG3 : ""
 load system("dirname '".ARG0."'")."/style.gp"
 set logscale xy
 set xlabel "wall time of one run (s, one core)"
-set ylabel "relative test error" noenhanced
+set ylabel "relative test error  E(F − G^*)^2 / Var G^*"
 set format x "%g"
 set format y "%g"
 set key outside right top
 set autoscale xfix
 set offsets graph 0.05, graph 0.05, 0, 0
-# each block's colour, point type and dash are in its columns 6 to 8
-array colour[nblocks]
-array point[nblocks]
-array dash[nblocks]
-do for [i=1:nblocks] {
-    stats in_csv index (i - 1) using 6 nooutput
-    colour[i] = int(STATS_min)
-    stats in_csv index (i - 1) using 7 nooutput
-    point[i] = int(STATS_min)
-    stats in_csv index (i - 1) using 8 nooutput
-    dash[i] = int(STATS_min)
-}
-plot for [i=1:nblocks] in_csv index (i - 1) using 1:2:3:4 with yerrorlines \
-     lc rgb series_color(colour[i]) pt series_point(point[i]) dt 1 + dash[i] % 5 \
-     title columnheader(1)
+n_label(n) = n >= 1000 ? sprintf("%gk", n / 1000.0) : sprintf("%d", int(n))
+plot for [i=1:nblocks] in_csv index (i - 1) using 1:2:3:4 with yerrorbars \
+         lc rgb block_color(i - 1) pt block_point(i - 1) ps 1.2 title columnheader(1), \
+     for [i=1:nblocks] in_csv index (i - 1) using 1:2:(n_label($5)) with labels \
+         left offset char 0.7, char 0.45 font ",7" tc rgb block_color(i - 1) notitle

@@ -9,7 +9,7 @@ fig_title = (ARGC >= 3) ? ARG3 : ""
 load system("dirname '".ARG0."'")."/style.gp"
 set logscale xy
 set xlabel "input dimension d"
-set ylabel "n_eps: smallest n with median error <= eps" noenhanced
+set ylabel "n_ε: smallest n with median error ≤ ε"
 set format x "%g"
 set format y "%g"
 set xtics (4, 6, 8, 12, 16, 24, 32, 48, 64)
@@ -17,8 +17,8 @@ set key outside right top
 set autoscale fix
 set offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1
 plot for [i=0:nblocks-1] in_csv index i using 1:($3 == 1 ? $2 : NaN) with linespoints \
-         lc rgb series_color(i) pt series_point(i) title columnheader(1), \
-     for [i=0:nblocks-1] in_csv index i using 1:4 with lines lc rgb series_color(i) dt 2 notitle, \
+         lc rgb block_color(i) pt block_point(i) title columnheader(1), \
+     for [i=0:nblocks-1] in_csv index i using 1:4 with lines lc rgb block_color(i) dt 2 notitle, \
      for [i=0:nblocks-1] in_csv index i using 1:($3 == 0 ? $2 : NaN) with points \
-         lc rgb series_color(i) pt 8 ps 1.6 notitle, \
+         lc rgb block_color(i) pt 8 ps 1.6 notitle, \
      keyentry with points lc rgb "black" pt 8 ps 1.6 title "not reached up to this n (n_eps > n)"
