@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -69,11 +70,77 @@ int bfc_check_writable_dir(const char *dir)
     return BFC_OK;
 }
 
+int bfc_dir_lock(const char *dir, const char *who, int *fd)
+{
+    char path[4096];
+    *fd = -1;
+    int st = bfc_path_join(path, sizeof path, dir, ".lock");
+    if (st) return st;
+    int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lfd < 0) return bfc_fail(BFC_EIO, "cannot lock %s: %s: %s", dir, path, strerror(errno));
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char holder[256] = "";
+        ssize_t n = err == EWOULDBLOCK ? pread(lfd, holder, sizeof holder - 1, 0) : -1;
+        close(lfd);
+        if (err != EWOULDBLOCK) return bfc_fail(BFC_EIO, "cannot lock %s: %s", path, strerror(err));
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        return bfc_fail(BFC_EINVAL, "%s is in use by another process (%s): one run per "
+                                    "directory at a time",
+                        dir, holder[0] ? holder : "it has not said which yet");
+    }
+    char me[256];
+    int m = snprintf(me, sizeof me, "pid %ld, %s\n", (long)getpid(), who ? who : "bfc");
+    if (ftruncate(lfd, 0) != 0 || pwrite(lfd, me, (size_t)m, 0) != m) {
+        /* the lock holds anyway; only the name of the holder would be missing */
+    }
+    *fd = lfd;
+    return BFC_OK;
+}
+
+void bfc_dir_unlock(int fd)
+{
+    if (fd < 0) return;
+    if (ftruncate(fd, 0) != 0) { /* a stale name is harmless: it is only read when locked */
+    }
+    close(fd); /* releases the lock */
+}
+
 struct bfc_afile {
-    FILE *fp;
+    FILE *fp;  /* a stream over fd that records the first write error (afile_write) */
+    int fd;
+    int err;   /* errno of the first failed write(2): ENOSPC for a full disk, not "EIO" */
     char *path;
     char *tmp;
 };
+
+/* The stream's write: all of buf or an error. stdio keeps only an error flag, so the errno
+ * of a failed write (ENOSPC, EFBIG, EDQUOT...) is kept here for bfc_afile_commit's message. */
+static ssize_t afile_write(void *cookie, const char *buf, size_t n)
+{
+    bfc_afile *f = cookie;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(f->fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (!f->err) f->err = w < 0 ? errno : EIO;
+            return (ssize_t)done; /* a short count: stdio sets the error flag */
+        }
+        done += (size_t)w;
+    }
+    return (ssize_t)n;
+}
+
+static int afile_close(void *cookie)
+{
+    bfc_afile *f = cookie;
+    int rc = close(f->fd);
+    if (rc != 0 && !f->err) f->err = errno;
+    f->fd = -1;
+    return rc;
+}
 
 static void afile_free(bfc_afile *f)
 {
@@ -105,7 +172,8 @@ bfc_afile *bfc_afile_open(const char *path)
         afile_free(f);
         return NULL;
     }
-    f->fp = fdopen(fd, "wb");
+    f->fd = fd;
+    f->fp = fopencookie(f, "wb", (cookie_io_functions_t){NULL, afile_write, NULL, afile_close});
     if (!f->fp) {
         int err = errno;
         close(fd);
@@ -147,16 +215,11 @@ int bfc_afile_commit(bfc_afile *f)
     if (!f) return BFC_EIO; /* bfc_afile_open failed and said why */
     int err = 0;
     const char *what = "cannot write";
-    errno = 0;
-    if (fflush(f->fp) != 0) {
-        err = errno ? errno : EIO;
-    } else if (ferror(f->fp)) {
-        err = EIO;
-        what = "a write failed for";
-    } else if (fsync(fileno(f->fp)) != 0) {
+    if (fflush(f->fp) != 0 || ferror(f->fp))
+        err = f->err ? f->err : EIO;
+    else if (fsync(f->fd) != 0)
         err = errno;
-    }
-    if (fclose(f->fp) != 0 && !err) err = errno ? errno : EIO;
+    if (fclose(f->fp) != 0 && !err) err = f->err ? f->err : EIO;
     f->fp = NULL;
     if (!err && rename(f->tmp, f->path) != 0) {
         err = errno;

@@ -1,5 +1,5 @@
-/* test_fsutil.c: directories, atomic writes (including a failing write), whole-file reads
- * and path joining. */
+/* test_fsutil.c: directories, atomic writes (including a failing write), whole-file reads,
+ * path joining and directory locks. */
 #include "bfc.h"
 #include "fsutil.h"
 
@@ -183,6 +183,59 @@ Test(fsutil, commit_fails_cleanly_when_a_write_fails)
     cr_assert_str_eq(s, "previous");
     free(s);
     cr_assert_eq(count_temporaries(), 0);
+}
+
+/* The reason of a failed write reaches the message: a full disk says so ("No space left on
+ * device"), not "Input/output error". The temporary file is made a link to /dev/full, which
+ * fails every write with ENOSPC. */
+Test(fsutil, a_full_disk_is_named_as_such)
+{
+    char *p = in_scratch("full.bin"), tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
+    cr_assert_eq(symlink("/dev/full", tmp), 0, "symlink: %s", strerror(errno));
+    static char big[1 << 16];
+    memset(big, 'z', sizeof big);
+    cr_assert_eq(bfc_write_file_atomic(p, big, sizeof big), BFC_EIO);
+    cr_expect_not_null(strstr(bfc_last_error(), strerror(ENOSPC)), "%s", bfc_last_error());
+    cr_expect_not_null(strstr(bfc_last_error(), p), "%s", bfc_last_error());
+    cr_expect(!exists(p), "a failed write left %s", p);
+    cr_expect_eq(count_temporaries(), 0);
+    /* a small write fails only when stdio flushes at commit: the same reason */
+    cr_assert_eq(symlink("/dev/full", tmp), 0);
+    cr_assert_eq(bfc_write_file_atomic(p, "x", 1), BFC_EIO);
+    cr_expect_not_null(strstr(bfc_last_error(), strerror(ENOSPC)), "%s", bfc_last_error());
+}
+
+/* One process at a time holds a directory; the one refused is told who holds it, and the
+ * lock is free again once released. The second locker runs in a child process, since a
+ * process may take its own flock twice through two descriptors. */
+Test(fsutil, dir_lock_refuses_a_second_holder_and_names_the_first)
+{
+    int fd = -1;
+    cr_assert_eq(bfc_dir_lock(scratch, "bfc test", &fd), BFC_OK, "%s", bfc_last_error());
+    cr_assert_geq(fd, 0);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld, bfc test", (long)getpid());
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            int fd2 = -1, st = bfc_dir_lock(scratch, "bfc other", &fd2);
+            if (round == 0) _exit(st == BFC_EINVAL && fd2 < 0 && strstr(bfc_last_error(), want) &&
+                                          strstr(bfc_last_error(), scratch)
+                                      ? 0
+                                      : 1);
+            _exit(st == BFC_OK && fd2 >= 0 ? 0 : 2);
+        }
+        int status = 0;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d: child check %d",
+                  round, WEXITSTATUS(status));
+        if (round == 0) bfc_dir_unlock(fd);
+    }
+    int fd3 = -1;
+    cr_expect_eq(bfc_dir_lock(in_scratch("missing"), "bfc test", &fd3), BFC_EIO);
+    cr_expect_not_null(strstr(bfc_last_error(), "missing"), "%s", bfc_last_error());
 }
 
 Test(fsutil, read_file_names_a_missing_file_and_reads_an_empty_one)
