@@ -44,9 +44,17 @@ int bfc_opt_parse(int argc, char **argv, int first, const bfc_opt *const *tables
         if (!o) return bfc_fail(BFC_EINVAL, "unknown option '--%.*s'", (int)len, name);
         const char *val = NULL;
         if (o->has_arg) {
+            /* "--out --quiet" is a forgotten value, not a directory named --quiet; a value
+             * that starts with -- can still be given as --name=--value */
             if (eq) val = eq + 1;
-            else if (i + 1 < argc) val = argv[++i];
+            else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) val = argv[++i];
+            else if (i + 1 < argc)
+                return bfc_fail(BFC_EINVAL, "option '--%s' needs a value (%s) but is followed by "
+                                            "'%s' (write --%s=%s if that is the value)",
+                                o->name, o->arg, argv[i + 1], o->name, argv[i + 1]);
             else return bfc_fail(BFC_EINVAL, "option '--%s' needs a value (%s)", o->name, o->arg);
+            if (!*val) return bfc_fail(BFC_EINVAL, "option '--%s' needs a value (%s), not an "
+                                                   "empty one", o->name, o->arg);
         } else if (eq) {
             return bfc_fail(BFC_EINVAL, "option '--%s' takes no value", o->name);
         }
