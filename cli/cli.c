@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dirent.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include "rng.h"
 
 /* ---- option parsing ------------------------------------------------------------------ */
@@ -198,8 +202,10 @@ const bfc_opt bfc_problem_opts[] = {
     {"data", 1, "DIR", "load target and data sets written by 'bfc gen' instead of drawing them"},
     {"out", 1, "DIR", "output directory (created if needed)"},
     {"json", 0, "", "print one JSON summary object on stdout at the end"},
+    {"force", 0, "", "replace the results of an earlier run in --out (default: refuse)"},
     {"quiet", 0, "", "no progress on stderr"},
-    {"threads", 1, "N", "BLAS threads (default: 1 for train, OpenBLAS's own for fit)"},
+    {"threads", 1, "N", "BLAS threads, at most the CPUs this process may use (default: 1 for\n"
+                        "                             train and gen, OpenBLAS's own for fit)"},
     {NULL, 0, NULL, NULL}};
 
 void bfc_problem_defaults(bfc_problem *p)
@@ -209,6 +215,21 @@ void bfc_problem_defaults(bfc_problem *p)
     p->n = 20000;
     p->n_test = 10000;
     p->threads = 0; /* 0: the command's default */
+}
+
+/* --threads: more BLAS threads than CPUs only slow a run down (and OpenBLAS would quietly
+ * cap 1000 at its own maximum), so the bound is the CPUs this process may run on. */
+static int parse_threads(const char *val, int *threads)
+{
+    cpu_set_t set;
+    long ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    int st = bfc_parse_int("--threads", val, 1, 1 << 20, threads);
+    if (!st && *threads > ncpu)
+        st = bfc_fail(BFC_EINVAL, "--threads %d exceeds the %ld CPUs this process may use", *threads,
+                      ncpu);
+    return st;
 }
 
 int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
@@ -275,7 +296,8 @@ int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
         else strcpy(p->out_dir, val);
     } else if (!strcmp(name, "json")) p->json = 1;
     else if (!strcmp(name, "quiet")) p->quiet = 1;
-    else if (!strcmp(name, "threads")) st = bfc_parse_int("--threads", val, 1, 1024, &p->threads);
+    else if (!strcmp(name, "force")) p->force = 1;
+    else if (!strcmp(name, "threads")) st = parse_threads(val, &p->threads);
     else return 0;
     return st ? -st : 1;
 }
@@ -351,6 +373,112 @@ int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_
         return st;
     }
     return BFC_OK;
+}
+
+/* ---- output directories -------------------------------------------------------------- */
+
+int bfc_is_temporary(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    return t && t[5] && strspn(t + 5, "0123456789") == strlen(t + 5);
+}
+
+static int is_run_result(const char *name)
+{
+    return !strcmp(name, "result.json") || !strcmp(name, "result.csv") ||
+           !strcmp(name, "checkpoint.bin");
+}
+
+/* The results and the training curve, which alone (without a checkpoint) is the log of a run
+ * killed before it could checkpoint: nothing to resume or keep. */
+static int is_run_output(const char *name) { return is_run_result(name) || !strcmp(name, "curve.csv"); }
+
+static int is_checkpoint(const char *name) { return !strcmp(name, "checkpoint.bin"); }
+
+int bfc_dir_list(const char *dir, int (*match)(const char *name), char *list, size_t cap)
+{
+    DIR *d = opendir(dir);
+    int count = 0;
+    size_t len = 0;
+    if (cap) list[0] = '\0';
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!match(e->d_name)) continue;
+        int m = snprintf(list + len, cap - len, "%s%s", count ? ", " : "", e->d_name);
+        if (m >= 0 && len + (size_t)m < cap)
+            len += (size_t)m;
+        else if (cap >= 4)
+            strcpy(list + cap - 4, "...");
+        count++;
+    }
+    closedir(d);
+    return count;
+}
+
+int bfc_dir_remove(const char *dir, int (*match)(const char *name))
+{
+    DIR *d = opendir(dir);
+    if (!d) return BFC_OK;
+    char path[4096];
+    int st = BFC_OK;
+    for (struct dirent *e; (e = readdir(d)) && !st;) {
+        if (!match(e->d_name)) continue;
+        st = bfc_path_join(path, sizeof path, dir, e->d_name);
+        if (!st && unlink(path) != 0 && errno != ENOENT)
+            st = bfc_fail(BFC_EIO, "cannot remove %s: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return st;
+}
+
+int bfc_out_dir_check(const char *dir)
+{
+    int st = bfc_check_writable_dir(dir);
+    if (st == BFC_EIO) { /* --out names a directory this run cannot use: choose another */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", bfc_last_error());
+        st = bfc_fail(BFC_EINVAL, "%s", msg);
+    }
+    return st;
+}
+
+int bfc_out_dir_take(const char *dir, const char *cmd, int force, int resume, int *lock_fd)
+{
+    char who[64], found[512];
+    *lock_fd = -1;
+    int st = bfc_out_dir_check(dir);
+    snprintf(who, sizeof who, "bfc %s", cmd);
+    if (!st) st = bfc_dir_lock(dir, who, lock_fd);
+    if (!st && !resume && bfc_dir_list(dir, is_run_result, found, sizeof found)) {
+        if (force)
+            st = bfc_dir_remove(dir, is_run_output);
+        else if (bfc_dir_list(dir, is_checkpoint, NULL, 0))
+            st = bfc_fail(BFC_EINVAL, "%s holds an interrupted run (%s): --resume continues it "
+                                      "with the same flags, --force replaces it",
+                          dir, found);
+        else
+            st = bfc_fail(BFC_EINVAL, "%s holds the results of another run (%s): give --force "
+                                      "to replace them, or another --out",
+                          dir, found);
+    }
+    if (!st && !resume) st = bfc_dir_remove(dir, is_run_output); /* a curve alone, if anything */
+    if (!st) st = bfc_dir_remove(dir, bfc_is_temporary); /* their writers are gone: we hold the lock */
+    if (st) {
+        bfc_dir_unlock(*lock_fd);
+        *lock_fd = -1;
+    }
+    return st;
+}
+
+int bfc_exit_status(int st)
+{
+    switch (st) {
+    case BFC_OK: return 0;
+    case BFC_EINVAL:
+    case BFC_ENOMEM: return 2;
+    case BFC_EINTR: return 130;
+    default: return 1;
+    }
 }
 
 /* ---- results ------------------------------------------------------------------------- */

@@ -60,6 +60,7 @@ typedef struct {
     int json;               /* --json: one JSON object on stdout at the end */
     int quiet;              /* --quiet: no progress */
     int threads;            /* --threads: BLAS threads (0: the command's default) */
+    int force;              /* --force: replace an earlier run's results in --out */
     int d_set, L_set;       /* --d / --L given explicitly (checked against --data) */
     int n_set;              /* --n given explicitly (with --data: use the first n points) */
 } bfc_problem;
@@ -73,6 +74,36 @@ int bfc_problem_finish(bfc_problem *p);
 /* Generate (or with --data, load) the target and the training and test sets. With --data the
  * loaded target must agree with any explicitly given --d. */
 int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_data *test);
+
+/* ---- output directories ---- */
+
+/* Take the output directory of a run of `bfc <cmd>` (train, fit): create it, lock it for
+ * this process (bfc_dir_lock: refused while another run holds it, naming that run), and
+ * make sure that nothing of another run is mixed with this one's. Results of an earlier run
+ * (result.json, result.csv, checkpoint.bin) are refused unless force, which removes them
+ * (and curve.csv) before the run starts, so that a run killed later never leaves an older
+ * run's complete-looking result beside its own checkpoint. A curve.csv alone (a run killed
+ * before its first checkpoint) is removed. With resume the directory's files are this run's
+ * own and stay. Temporaries of killed writers are removed. *lock_fd receives
+ * the lock (release with bfc_dir_unlock). BFC_EINVAL (a usage error) with a message naming
+ * the files found and --force or --resume; BFC_EIO if the directory cannot be used. */
+int bfc_out_dir_take(const char *dir, const char *cmd, int force, int resume, int *lock_fd);
+/* bfc_check_writable_dir for --out: a directory that cannot be created or written is a
+ * usage error (BFC_EINVAL: choose another --out). */
+int bfc_out_dir_check(const char *dir);
+
+/* The names in dir for which match(name) holds, listed as "a, b, c" (at most cap bytes,
+ * "..." when cut); returns their number (0 when dir does not exist). */
+int bfc_dir_list(const char *dir, int (*match)(const char *name), char *list, size_t cap);
+/* Remove the files in dir for which match(name) holds; BFC_EIO naming the first that
+ * cannot be removed. */
+int bfc_dir_remove(const char *dir, int (*match)(const char *name));
+/* A temporary file of bfc_afile ("name.tmp.<pid>"), left behind by a killed writer. */
+int bfc_is_temporary(const char *name);
+
+/* The exit status of a command for a status code: 0 ok, 2 usage errors (BFC_EINVAL) and
+ * runs refused for memory (BFC_ENOMEM), 130 interrupted, 1 other failures. */
+int bfc_exit_status(int st);
 
 /* ---- results ---- */
 

@@ -16,9 +16,53 @@
 #include "train.h"
 #include "twolayer.h"
 
+/* The methods of bfc fit: this one table checks --method, dispatches and lists the methods
+ * in bfc fit --help and bfc --help, so that none can be missing from either. */
+typedef enum { FIT_KERNEL, FIT_ENTK, FIT_SEQKERNEL, FIT_TWOLAYER } fit_kind;
+
+static const struct {
+    const char *name;
+    fit_kind kind;
+    const char *help; /* lines after the first are indented by the printer */
+} fit_methods[] = {
+    {"krr", FIT_KERNEL, "kernel ridge regression (--kernel poly|rbf|laplace)"},
+    {"ntk", FIT_KERNEL, "closed-form infinite-width NTK of a deep ReLU/quadratic network"},
+    {"nngp", FIT_KERNEL, "the compositional (NNGP) kernel of the same network"},
+    {"entk", FIT_ENTK, "the empirical NTK of the learner of 'bfc train' at its initialisation\n"
+                       "(its lazy regime): ridge regression of y - f0 on the Gram matrix of\n"
+                       "per-example gradients"},
+    {"seqkernel", FIT_SEQKERNEL, "layer by layer: ridge regression on the quadratic monomials of\n"
+                                 "the current features, top-k eigenpairs of the fitted form go up"},
+    {"twolayer", FIT_TWOLAYER, "a wide two-layer ReLU network trained end to end with Adam"},
+};
+#define FIT_NMETHODS (int)(sizeof fit_methods / sizeof fit_methods[0])
+
+void bfc_fit_methods_print(FILE *f)
+{
+    for (int i = 0; i < FIT_NMETHODS; i++) {
+        fprintf(f, "  %-10s ", fit_methods[i].name);
+        for (const char *h = fit_methods[i].help; *h; h++) {
+            fputc(*h, f);
+            if (*h == '\n') fprintf(f, "  %-10s ", "");
+        }
+        fputc('\n', f);
+    }
+}
+
+/* "krr, ntk, ... or twolayer" */
+static void fit_method_names(char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < FIT_NMETHODS && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i == FIT_NMETHODS - 1 ? " or " : ", ",
+                                fit_methods[i].name);
+}
+
 typedef struct {
     bfc_problem p;
     char method[32];
+    fit_kind kind; /* of method, set by fit_args_check */
     char kernel[32];
     int kernel_set;
     int degree;
@@ -34,7 +78,7 @@ typedef struct {
 } fit_args;
 
 static const bfc_opt fit_opts[] = {
-    {"method", 1, "M", "krr (default), ntk, nngp, entk, seqkernel or twolayer"},
+    {"method", 1, "M", "the method, one of the list above (default krr)"},
     {"kernel", 1, "K", "krr kernel: poly (default), rbf or laplace"},
     {"degree", 1, "P", "poly kernel degree p in (1 + <x,y>/d)^p (default 4)"},
     {"bandwidth", 1, "S2", "rbf exp(-|x-y|^2/(2 S2)), laplace exp(-|x-y|/sqrt(S2))\n"
@@ -206,7 +250,7 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     memset(&tr, 0, sizeof tr);
     double chosen_lr = NAN, lr_val[TWOLAYER_NLR];
     for (int i = 0; i < TWOLAYER_NLR; i++) lr_val[i] = NAN;
-    int seq = !strcmp(a->method, "seqkernel"), entk = !strcmp(a->method, "entk");
+    int seq = a->kind == FIT_SEQKERNEL, entk = a->kind == FIT_ENTK;
     bfc_entk_ridge_report er;
     memset(&er, 0, sizeof er);
     if (!st && entk) {
@@ -249,7 +293,7 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
         fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
         bfc_seqk_free(sk);
         bfc_free(pred);
-        return st == BFC_ENOMEM ? 2 : 1;
+        return bfc_exit_status(st);
     }
     double wall = bfc_wall_seconds() - t0, cpu = bfc_cpu_seconds() - c0;
     bfc_note(a->p.quiet, "bfc fit: %s test error %.4g, %.1fs\n", a->method, err, wall);
@@ -323,22 +367,25 @@ static void fit_args_init(fit_args *a)
 static int fit_args_check(fit_args *a, int *is_kernel, bfc_kernel *kern, bfc_krr_config *kc)
 {
     int st = bfc_problem_finish(&a->p);
-    int isk = !strcmp(a->method, "krr") || !strcmp(a->method, "ntk") || !strcmp(a->method, "nngp");
-    if (!st && !isk && strcmp(a->method, "seqkernel") && strcmp(a->method, "twolayer") &&
-        strcmp(a->method, "entk"))
-        st = bfc_fail(BFC_EINVAL,
-                      "--method must be krr, ntk, nngp, entk, seqkernel or twolayer (got '%s')",
-                      a->method);
+    int m = 0;
+    while (m < FIT_NMETHODS && strcmp(a->method, fit_methods[m].name)) m++;
+    if (!st && m == FIT_NMETHODS) {
+        char names[256];
+        fit_method_names(names, sizeof names);
+        st = bfc_fail(BFC_EINVAL, "--method must be %s (got '%s')", names, a->method);
+    }
+    a->kind = m < FIT_NMETHODS ? fit_methods[m].kind : FIT_KERNEL;
+    int isk = m < FIT_NMETHODS && a->kind == FIT_KERNEL;
     if (!st && isk) st = kernel_from_args(a, a->p.target.d, kern);
     if (!st && !isk && (a->kernel_set || a->degree || a->bandwidth2 > 0))
         st = bfc_fail(BFC_EINVAL, "--kernel, --degree and --bandwidth apply to krr, ntk and nngp only");
     if (!st && !isk && a->refine_ridge >= 0)
         st = bfc_fail(BFC_EINVAL, "--refine-ridge applies to krr, ntk and nngp only");
-    if (!st && !isk && strcmp(a->method, "entk") && a->ridge > 0)
+    if (!st && !isk && a->kind != FIT_ENTK && a->ridge > 0)
         st = bfc_fail(BFC_EINVAL, "--ridge applies to krr, ntk, nngp and entk only");
-    if (!st && strcmp(a->method, "entk") && a->init_scale > 0)
+    if (!st && a->kind != FIT_ENTK && a->init_scale > 0)
         st = bfc_fail(BFC_EINVAL, "--init-scale applies to --method entk only");
-    if (!st && strcmp(a->method, "twolayer") && (a->width || a->steps || a->lr > 0))
+    if (!st && a->kind != FIT_TWOLAYER && (a->width || a->steps || a->lr > 0))
         st = bfc_fail(BFC_EINVAL, "--width, --steps and --lr apply to --method twolayer only");
     if (!st && isk) {
         bfc_krr_defaults(kc, a->p.target.d);
@@ -370,17 +417,11 @@ int bfc_cmd_fit(int argc, char **argv)
                "rbf/laplace without --bandwidth, the bandwidth with it), then refined by fits on\n"
                "the whole training part when it exceeds --select-max. A run that would not fit\n"
                "in memory is refused before allocating, with the largest n that fits.\n\n"
-               "methods:\n"
-               "  krr    kernel ridge regression (--kernel poly|rbf|laplace)\n"
-               "  ntk    closed-form infinite-width NTK of a deep ReLU/quadratic network\n"
-               "  nngp   the compositional (NNGP) kernel of the same network\n"
-               "  entk   the empirical NTK of the learner of 'bfc train' at its initialisation\n"
-               "         (its lazy regime): ridge regression of y - f0 on the Gram matrix of\n"
-               "         per-example gradients\n"
-               "  seqkernel  layer by layer: ridge regression on the quadratic monomials of\n"
-               "         the current features, top-k eigenpairs of the fitted form go up\n"
-               "  twolayer   a wide two-layer ReLU network trained end to end with Adam\n\n"
-               "With --out DIR: DIR/result.csv (long format) and DIR/result.json.\n\noptions:\n");
+               "methods:\n");
+        bfc_fit_methods_print(stdout);
+        printf("\nWith --out DIR: DIR/result.csv (long format) and DIR/result.json; a DIR that\n"
+               "holds another run's results is refused unless --force, and one run at a time\n"
+               "writes in a DIR.\n\noptions:\n");
         bfc_opt_print(stdout, tables);
         return 0;
     }
@@ -388,7 +429,6 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_kernel kern;
     bfc_krr_config kc;
     if (!st) st = fit_args_check(&a, &is_kernel, &kern, &kc);
-    if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);
     if (!st && is_kernel) {
         /* refuse before drawing any data when the run cannot fit */
         size_t need = bfc_krr_memory_estimate(&kc, a.p.n, a.p.n_test, a.p.target.d);
@@ -398,9 +438,11 @@ int bfc_cmd_fit(int argc, char **argv)
                                       "%.1f GB are available",
                           a.p.n, (double)need / 1e9, (double)lim / 1e9);
     }
+    int lock_fd = -1;
+    if (!st && a.p.out_dir[0]) st = bfc_out_dir_take(a.p.out_dir, "fit", a.p.force, 0, &lock_fd);
     if (st) {
         fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
-        return 2;
+        return bfc_exit_status(st);
     }
     if (a.p.threads) bfc_blas_set_threads(a.p.threads); /* else OpenBLAS's own (all cores) */
     double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds();
@@ -408,13 +450,15 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_data train, test;
     if ((st = bfc_problem_load(&a.p, &t, &train, &test))) {
         fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
-        return 1;
+        bfc_dir_unlock(lock_fd);
+        return bfc_exit_status(st);
     }
     if (!is_kernel) {
         st = fit_learned(&a, t, &train, &test, t0, c0);
         bfc_target_free(t);
         bfc_data_free(&train);
         bfc_data_free(&test);
+        bfc_dir_unlock(lock_fd);
         return st;
     }
     const bfc_target_config *c = bfc_target_config_of(t);
@@ -437,7 +481,8 @@ int bfc_cmd_fit(int argc, char **argv)
         bfc_target_free(t);
         bfc_data_free(&train);
         bfc_data_free(&test);
-        return st == BFC_ENOMEM ? 2 : 1;
+        bfc_dir_unlock(lock_fd);
+        return bfc_exit_status(st);
     }
     double err = bfc_relative_error(pred, test.g, test.n);
     const bfc_krr_report *r = bfc_krr_get_report(model);
@@ -511,5 +556,6 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_target_free(t);
     bfc_data_free(&train);
     bfc_data_free(&test);
+    bfc_dir_unlock(lock_fd);
     return st ? 1 : 0;
 }

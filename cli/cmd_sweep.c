@@ -123,7 +123,7 @@ int bfc_cmd_sweep(int argc, char **argv)
         return 0;
     }
     if (!st && npos != 1)
-        st = bfc_fail(BFC_EINVAL, "bfc sweep needs a configuration file (bfc sweep --help)");
+        st = bfc_fail(BFC_EINVAL, "needs a configuration file (bfc sweep --help)");
     if (st) {
         fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());
         return 2;

@@ -1,10 +1,13 @@
 /* cmd_train.c: `bfc gen` (a target and its data sets, saved) and `bfc train` (the learner
  * under one schedule, with the training curve, the summary JSON and long-format CSV). */
-#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "blas.h"
 #include "cli.h"
@@ -29,6 +32,99 @@ static void print_shares(FILE *f, const bfc_target *t)
     fprintf(f, "  (Var G* = %.4g)\n", bfc_target_variance(t));
 }
 
+/* ---- gen's output: written in DIR.tmp, renamed to DIR when complete ---- */
+
+/* The files bfc gen writes (and their temporaries): target.json, W_<l>_<j>.npy,
+ * {train,test}_{x,y,g}.npy. */
+static int is_gen_file(const char *name)
+{
+    const char *tmp = strstr(name, ".tmp.");
+    size_t n = bfc_is_temporary(name) ? (size_t)(tmp - name) : strlen(name);
+    if (n == 11 && !strncmp(name, "target.json", 11)) return 1;
+    return n > 4 && !strncmp(name + n - 4, ".npy", 4) &&
+           (!strncmp(name, "W_", 2) || !strncmp(name, "train_", 6) || !strncmp(name, "test_", 5));
+}
+
+static int is_gen_output(const char *name) { return is_gen_file(name) || !strcmp(name, ".lock"); }
+
+static int is_foreign(const char *name)
+{
+    return strcmp(name, ".") && strcmp(name, "..") && !is_gen_output(name);
+}
+
+typedef struct {
+    char out[4096], stage[4100]; /* DIR (without a trailing '/') and DIR.tmp */
+    int out_exists;
+    int lock_stage, lock_out; /* descriptors of bfc_dir_lock, −1 if not held */
+} gen_dirs;
+
+/* Lock DIR.tmp (two gens into one DIR: the second is refused, naming the first) and DIR if
+ * it exists (a run writing there), and refuse a DIR that holds a target unless force, or
+ * anything gen did not write even then. Clears what a killed gen left in DIR.tmp. */
+static int gen_dirs_begin(gen_dirs *g, const char *out, int force)
+{
+    struct stat sb;
+    char found[512];
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/') n--;
+    g->lock_stage = g->lock_out = -1;
+    if (n + 5 > sizeof g->out) return bfc_fail(BFC_EINVAL, "--out: path too long");
+    memcpy(g->out, out, n);
+    g->out[n] = '\0';
+    snprintf(g->stage, sizeof g->stage, "%s.tmp", g->out);
+    g->out_exists = stat(g->out, &sb) == 0;
+    if (g->out_exists && !S_ISDIR(sb.st_mode))
+        return bfc_fail(BFC_EINVAL, "--out %s exists and is not a directory", g->out);
+    int st = bfc_out_dir_check(g->stage);
+    if (!st) st = bfc_dir_lock(g->stage, "bfc gen", &g->lock_stage);
+    if (!st && g->out_exists) st = bfc_dir_lock(g->out, "bfc gen", &g->lock_out);
+    if (!st && g->out_exists && bfc_dir_list(g->out, is_foreign, found, sizeof found))
+        st = bfc_fail(BFC_EINVAL, "%s holds files that bfc gen did not write (%s): choose another "
+                                  "--out",
+                      g->out, found);
+    if (!st && g->out_exists && !force && bfc_dir_list(g->out, is_gen_file, found, sizeof found))
+        st = bfc_fail(BFC_EINVAL, "%s holds a target already (%s): give --force to replace it, "
+                                  "or another --out",
+                      g->out, found);
+    if (!st && bfc_dir_list(g->stage, is_foreign, found, sizeof found))
+        st = bfc_fail(BFC_EINVAL, "%s holds files that bfc gen did not write (%s)", g->stage, found);
+    if (!st) st = bfc_dir_remove(g->stage, is_gen_file); /* a killed gen's */
+    return st;
+}
+
+/* Remove a staging directory's files (gen's only) and the directory. */
+static int gen_remove_stage(const gen_dirs *g)
+{
+    int st = bfc_dir_remove(g->stage, is_gen_output);
+    if (!st && rmdir(g->stage) != 0)
+        st = bfc_fail(BFC_EIO, "cannot remove %s: %s", g->stage, strerror(errno));
+    return st;
+}
+
+/* Complete: DIR.tmp becomes DIR in one rename (exchanged with an old DIR, then removed). */
+static int gen_dirs_publish(gen_dirs *g)
+{
+    int st = BFC_OK;
+    if (!g->out_exists) {
+        if (rename(g->stage, g->out) != 0)
+            st = bfc_fail(BFC_EIO, "cannot rename %s to %s: %s", g->stage, g->out, strerror(errno));
+    } else if (renameat2(AT_FDCWD, g->stage, AT_FDCWD, g->out, RENAME_EXCHANGE) == 0) {
+        st = gen_remove_stage(g); /* now the old DIR */
+    } else { /* a file system without exchange: the old files go first */
+        st = bfc_dir_remove(g->out, is_gen_output);
+        if (!st && (rmdir(g->out) != 0 || rename(g->stage, g->out) != 0))
+            st = bfc_fail(BFC_EIO, "cannot replace %s by %s: %s", g->out, g->stage, strerror(errno));
+    }
+    return st;
+}
+
+static void gen_dirs_end(gen_dirs *g, int failed)
+{
+    if (failed && g->lock_stage >= 0) (void)gen_remove_stage(g);
+    bfc_dir_unlock(g->lock_out);
+    bfc_dir_unlock(g->lock_stage);
+}
+
 int bfc_cmd_gen(int argc, char **argv)
 {
     bfc_problem p;
@@ -41,17 +137,23 @@ int bfc_cmd_gen(int argc, char **argv)
                "them in DIR: target.json (configuration, alpha, standardisation constants,\n"
                "shares), W_<l>_<j>.npy, train_{x,y,g}.npy, test_{x,y,g}.npy (NumPy format;\n"
                "y = labels as a learner sees them, g = noiseless G*). Any bfc command reads\n"
-               "them back with --data DIR.\n\noptions:\n");
+               "them back with --data DIR. The files are written in DIR.tmp, which becomes DIR\n"
+               "once complete: DIR is complete or absent. A DIR that holds a target is refused\n"
+               "unless --force; one that holds files gen did not write, always.\n\noptions:\n");
         bfc_opt_print(stdout, tables);
         return 0;
     }
     if (!st) st = bfc_problem_finish(&p);
-    if (!st && !p.out_dir[0]) st = bfc_fail(BFC_EINVAL, "bfc gen needs --out DIR");
-    if (!st && p.data_dir[0]) st = bfc_fail(BFC_EINVAL, "bfc gen draws data; --data is not allowed");
-    if (!st) st = bfc_check_writable_dir(p.out_dir);
+    if (!st && !p.out_dir[0]) st = bfc_fail(BFC_EINVAL, "needs --out DIR");
+    if (!st && p.data_dir[0]) st = bfc_fail(BFC_EINVAL, "--data is not allowed (gen draws the data)");
+    gen_dirs g;
+    memset(&g, 0, sizeof g);
+    g.lock_stage = g.lock_out = -1;
+    if (!st) st = gen_dirs_begin(&g, p.out_dir, p.force);
     if (st) {
         fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
-        return 2;
+        gen_dirs_end(&g, 1);
+        return bfc_exit_status(st);
     }
     bfc_blas_set_threads(p.threads ? p.threads : 1);
     double t0 = bfc_wall_seconds();
@@ -59,16 +161,18 @@ int bfc_cmd_gen(int argc, char **argv)
     bfc_data train, test;
     if ((st = bfc_problem_load(&p, &t, &train, &test))) {
         fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
-        return 1;
+        gen_dirs_end(&g, 1);
+        return bfc_exit_status(st);
     }
-    if ((st = bfc_target_save(t, p.out_dir)) || (st = bfc_data_save(&train, p.out_dir, "train")) ||
-        (st = bfc_data_save(&test, p.out_dir, "test"))) {
+    if ((st = bfc_target_save(t, g.stage)) || (st = bfc_data_save(&train, g.stage, "train")) ||
+        (st = bfc_data_save(&test, g.stage, "test")) || (st = gen_dirs_publish(&g))) {
         fprintf(stderr, "bfc gen: %s\n", bfc_last_error());
     } else if (!p.quiet) {
         fprintf(stderr, "bfc gen: wrote target, %d training and %d test points to %s (%.1fs)\n",
-                train.n, test.n, p.out_dir, bfc_wall_seconds() - t0);
+                train.n, test.n, g.out, bfc_wall_seconds() - t0);
         print_shares(stderr, t);
     }
+    gen_dirs_end(&g, st != BFC_OK);
     if (!st && p.json) {
         bfc_jw j;
         bfc_jw_init(&j);
@@ -292,18 +396,20 @@ static int write_result_csv(const char *path, const train_args *a, const bfc_tar
     return bfc_result_csv_commit(&w);
 }
 
-/* Remove the temporary files of writers killed before they could rename (name.tmp.<pid>). */
-static void remove_stale_temporaries(const char *dir)
+/* --resume needs the checkpoint of an unfinished run in dir; a finished run (its checkpoint
+ * removed, its results written) has nothing to resume. */
+static int resume_check(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
     char path[4096];
-    for (struct dirent *e; (e = readdir(d));) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
-        if (!bfc_path_join(path, sizeof path, dir, e->d_name)) remove(path);
-    }
-    closedir(d);
+    int st = bfc_path_join(path, sizeof path, dir, "checkpoint.bin");
+    if (st || access(path, F_OK) == 0) return st;
+    if (!bfc_path_join(path, sizeof path, dir, "result.json") && access(path, F_OK) == 0)
+        return bfc_fail(BFC_EINVAL, "nothing to resume: the run finished (%s); --force without "
+                                    "--resume runs it anew",
+                        path);
+    return bfc_fail(BFC_EINVAL, "nothing to resume: %s holds no checkpoint (checkpoint.bin) of "
+                                "an interrupted run",
+                    dir);
 }
 
 /* FNV-1a hash of everything that determines the run's numbers (not its outputs or
@@ -365,36 +471,42 @@ int bfc_cmd_train(int argc, char **argv)
     a.tc.progress = !a.p.quiet;
     int L = a.p.target.L;
     if (!st) st = bfc_train_validate(&a.tc, L, a.p.data_dir[0] ? a.tc.batch : a.p.n);
-    if (!st && a.p.out_dir[0]) st = bfc_check_writable_dir(a.p.out_dir);
+    if (!st && a.tc.resume && !a.p.out_dir[0])
+        st = bfc_fail(BFC_EINVAL, "--resume needs --out DIR (the directory of the interrupted run)");
+    if (!st && a.tc.resume && a.p.force)
+        st = bfc_fail(BFC_EINVAL, "--resume continues the run in --out and --force would replace "
+                                  "it: give one of them");
+    int lock_fd = -1;
+    if (!st && a.p.out_dir[0]) st = bfc_out_dir_take(a.p.out_dir, "train", a.p.force, a.tc.resume, &lock_fd);
+    if (!st && a.tc.resume) st = resume_check(a.p.out_dir);
     if (st) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-        return 2;
+        bfc_dir_unlock(lock_fd);
+        return bfc_exit_status(st);
     }
     bfc_blas_set_threads(a.p.threads ? a.p.threads : 1); /* tiny GEMMs: one thread */
     a.tc.stop = bfc_install_stop_handler();
 
     bfc_target *t = NULL;
     bfc_data train, test;
+    curve_ctx cc = {NULL, NULL, 0, 0, "", 0};
     if ((st = bfc_problem_load(&a.p, &t, &train, &test))) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-        return 1;
+        bfc_dir_unlock(lock_fd);
+        return bfc_exit_status(st);
     }
     const bfc_target_config *c = bfc_target_config_of(t);
+    bfc_learner *lr = NULL;
     if ((st = bfc_train_validate(&a.tc, c->L, train.n))) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-        bfc_target_free(t);
-        bfc_data_free(&train);
-        bfc_data_free(&test);
-        return 2;
+        goto out;
     }
     int bmax = a.tc.batch > 1024 ? a.tc.batch : 1024;
-    bfc_learner *lr = bfc_learner_new(c, &a.lc, bmax, &st);
+    lr = bfc_learner_new(c, &a.lc, bmax, &st);
     if (!lr) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-        bfc_target_free(t);
-        bfc_data_free(&train);
-        bfc_data_free(&test);
-        return 2;
+        st = st == BFC_ENOMEM ? st : BFC_EINVAL; /* a configuration it cannot build */
+        goto out;
     }
     char sched[32];
     bfc_note(a.p.quiet, "bfc train: %s, d=%d L=%d n=%d seed=%llu, %zu parameters%s, BLAS %s x%d\n",
@@ -403,7 +515,7 @@ int bfc_cmd_train(int argc, char **argv)
              a.lc.precision == BFC_PRECISION_SINGLE ? " (single precision)" : "",
              bfc_blas_core(), bfc_blas_threads());
 
-    curve_ctx cc = {NULL, NULL, 0, c->L, "", 0};
+    cc.L = c->L;
     char path[4096];
     if (a.p.out_dir[0]) {
         if ((st = bfc_path_join(cc.path, sizeof cc.path, a.p.out_dir, "curve.csv")) ||
@@ -421,7 +533,6 @@ int bfc_cmd_train(int argc, char **argv)
             long done = 0;
             size_t n = 0;
             char *old = NULL;
-            remove_stale_temporaries(a.p.out_dir);
             if ((st = bfc_train_checkpoint_steps(path, &done)) ||
                 !(old = bfc_read_file(cc.path, &n))) {
                 fprintf(stderr, "bfc train: %s\n", bfc_last_error());
@@ -444,10 +555,6 @@ int bfc_cmd_train(int argc, char **argv)
         }
         a.tc.checkpoint = path;
         a.tc.on_checkpoint = curve_save;
-    } else if (a.tc.resume) {
-        st = bfc_fail(BFC_EINVAL, "--resume needs --out DIR (the directory of the interrupted run)");
-        fprintf(stderr, "bfc train: %s\n", bfc_last_error());
-        goto out;
     }
     a.tc.config_hash = config_hash(&a, c, train.n, test.n);
     bfc_train_result res;
@@ -481,12 +588,12 @@ int bfc_cmd_train(int argc, char **argv)
     bfc_jw_free(&j);
     if (!st) st = tst;
 out:
+    bfc_dir_unlock(lock_fd);
     if (cc.f) fclose(cc.f);
     free(cc.buf);
     bfc_learner_free(lr);
     bfc_target_free(t);
     bfc_data_free(&train);
     bfc_data_free(&test);
-    if (st == BFC_EINTR) return 130;
-    return st ? 1 : 0;
+    return bfc_exit_status(st);
 }

@@ -9,39 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "scratch.h"
-
-#define BFC BFC_BINARY_DIR "/bfc"
-
-static char out_buf[1 << 16], err_buf[1 << 16];
-
-static char *slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-    return buf;
-}
-
-/* Run "bfc <args>" with a small problem; capture stdout and stderr; return the exit code. */
-static int run(const char *args)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "BFC_BLAS_AUTOFIX=0 OPENBLAS_NUM_THREADS=1 %s %s >/tmp/bfc-cli-out.%d "
-             "2>/tmp/bfc-cli-err.%d",
-             BFC, args, (int)getpid(), (int)getpid());
-    int rc = system(cmd);
-    char p[64];
-    snprintf(p, sizeof p, "/tmp/bfc-cli-out.%d", (int)getpid());
-    slurp(p, out_buf, sizeof out_buf);
-    unlink(p);
-    snprintf(p, sizeof p, "/tmp/bfc-cli-err.%d", (int)getpid());
-    slurp(p, err_buf, sizeof err_buf);
-    unlink(p);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* A scratch directory removed when the test process exits. */
 static char *tmpdir(void) { return strdup(bfc_test_tmpdir("bfc-cli")); }
@@ -60,13 +29,30 @@ static int count_tmp_files(const char *dir)
 #define DATA "--d 6 --n 512 --n-test 500 --n-ref 5000 --quiet"
 #define SMALL DATA " --steps 50"
 
-#define EXPECT_REJECTED(args, needle)                                                          \
+/* A line of stderr that repeats its prefix: "bfc gen: bfc gen needs --out DIR". */
+static const char *doubled_prefix(const char *err)
+{
+    for (const char *line = err; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
+        if (strncmp(line, "bfc ", 4)) continue;
+        const char *colon = strstr(line, ": ");
+        if (colon && colon < line + strcspn(line, "\n") && !strncmp(colon + 2, "bfc ", 4)) return line;
+    }
+    return NULL;
+}
+
+/* args is refused with exit status code and a message holding needle, said once. */
+#define EXPECT_EXIT(args, code, needle)                                                        \
     do {                                                                                       \
-        int rc_ = run(args);                                                                   \
-        cr_expect_neq(rc_, 0, "'%s' should fail", args);                                        \
+        int rc_ = bfc_run(args);                                                               \
+        cr_expect_eq(rc_, code, "'%s' should exit %d, not %d", args, code, rc_);               \
         cr_expect_not_null(strstr(err_buf, needle), "'%s': message '%s' lacks '%s'", args,     \
                            err_buf, needle);                                                   \
+        cr_expect_null(doubled_prefix(err_buf), "'%s': doubled prefix in '%s'", args, err_buf); \
     } while (0)
+/* a usage error: exit 2 (README, commands.h) */
+#define EXPECT_REJECTED(args, needle) EXPECT_EXIT(args, 2, needle)
+/* a run that failed on its input files or resources: exit 1 */
+#define EXPECT_FAILED(args, needle) EXPECT_EXIT(args, 1, needle)
 
 Test(cli, bad_flags_are_rejected_with_the_flag_named)
 {
@@ -86,17 +72,64 @@ Test(cli, bad_flags_are_rejected_with_the_flag_named)
     EXPECT_REJECTED("train --steps", "needs a value");
     EXPECT_REJECTED("train --json=1", "takes no value");
     EXPECT_REJECTED("frobnicate", "unknown command 'frobnicate'");
-    EXPECT_REJECTED("gen " DATA, "bfc gen needs --out DIR");
+    EXPECT_REJECTED("gen " DATA, "needs --out DIR");
+    EXPECT_REJECTED("gen " DATA " --out d --data d", "--data is not allowed (gen draws");
+    EXPECT_REJECTED("sweep", "needs a configuration file");
+    EXPECT_REJECTED("train --resume --quiet", "--resume needs --out");
+    EXPECT_REJECTED("info --bogus", "unknown option '--bogus'");
+    EXPECT_REJECTED("fit --method svm --quiet", "--method must be");
+    EXPECT_REJECTED("train --out '' " SMALL, "needs a value (DIR), not an empty one");
+    EXPECT_REJECTED("train --data '' " SMALL, "needs a value (DIR), not an empty one");
+    EXPECT_REJECTED("train --threads 1000 " SMALL, "--threads");
+    EXPECT_REJECTED("fit --threads 1000 " DATA, "--threads");
+    EXPECT_REJECTED("gen --threads 1000 --out d " DATA, "--threads");
+}
+
+/* "--out --quiet" forgot the directory: refused for every option that takes a value (not a
+ * directory named --quiet), while --out=--x still names one on purpose. */
+Test(cli, an_option_followed_by_another_option_lacks_its_value)
+{
+    char *dir = tmpdir(), path[4200];
+    const char *cases[] = {"gen --out --quiet " DATA, "train --out --quiet " SMALL,
+                           "fit --out --json " DATA, "train --steps --quiet " DATA,
+                           "fit --method --json " DATA, "sweep x.json --out --quiet"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_expect_eq(bfc_run_in(dir, cases[i]), 2, "'%s': %s", cases[i], err_buf);
+        cr_expect_not_null(strstr(err_buf, "needs a value"), "'%s': %s", cases[i], err_buf);
+    }
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        cr_expect(e->d_name[0] == '.', "'%s' was created", e->d_name);
+    closedir(d);
+    cr_assert_eq(bfc_run_in(dir, "gen --out=--odd " DATA), 0, "%s", err_buf);
+    snprintf(path, sizeof path, "%s/--odd/target.json", dir);
+    cr_expect_eq(access(path, F_OK), 0, "--out=--odd wrote no %s", path);
+    free(dir);
+}
+
+/* bfc --help lists every command of the dispatcher and every method of bfc fit. */
+Test(cli, help_lists_every_command_and_method)
+{
+    cr_assert_eq(bfc_run("--help"), 0);
+    const char *names[] = {"gen", "train", "fit", "sweep", "info",
+                           "krr", "ntk", "nngp", "entk", "seqkernel", "twolayer"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        cr_expect_not_null(strstr(out_buf, names[i]), "bfc --help omits %s:\n%s", names[i], out_buf);
+    cr_assert_eq(bfc_run("info --help"), 0);
+    cr_assert_eq(bfc_run("fit --method bogus"), 2);
+    for (size_t i = 5; i < sizeof names / sizeof *names; i++)
+        cr_expect_not_null(strstr(err_buf, names[i]), "%s not in '%s'", names[i], err_buf);
 }
 
 Test(cli, help_describes_every_command)
 {
-    cr_assert_eq(run("--help"), 0);
+    cr_assert_eq(bfc_run("--help"), 0);
     cr_expect_not_null(strstr(out_buf, "train"));
-    cr_assert_eq(run("train --help"), 0);
+    cr_assert_eq(bfc_run("train --help"), 0);
     cr_expect_not_null(strstr(out_buf, "--schedule"));
     cr_expect_not_null(strstr(out_buf, "--clamp"));
-    cr_assert_eq(run("gen --help"), 0);
+    cr_assert_eq(bfc_run("gen --help"), 0);
     cr_expect_not_null(strstr(out_buf, "--out"));
 }
 
@@ -116,17 +149,17 @@ Test(cli, unreadable_and_malformed_data_files_are_named)
 {
     char *dir = tmpdir(), args[4096], path[4200];
     snprintf(args, sizeof args, "train --data %s/missing --quiet", dir);
-    EXPECT_REJECTED(args, "target.json");
+    EXPECT_FAILED(args, "target.json");
     snprintf(args, sizeof args, "gen " DATA " --out %s/g", dir);
-    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run(args), 0, "%s", err_buf);
     /* a truncated .npy */
     snprintf(path, sizeof path, "%s/g/train_x.npy", dir);
     cr_assert_eq(truncate(path, 100), 0);
     snprintf(args, sizeof args, "train --data %s/g --quiet --steps 5", dir);
-    EXPECT_REJECTED(args, "train_x.npy");
+    EXPECT_FAILED(args, "train_x.npy");
     /* a target of another dimension than asked */
     snprintf(args, sizeof args, "gen " DATA " --out %s/h", dir);
-    cr_assert_eq(run(args), 0);
+    cr_assert_eq(bfc_run(args), 0);
     snprintf(args, sizeof args, "train --data %s/h --d 7 --quiet", dir);
     EXPECT_REJECTED(args, "d = 6 but --d 7");
     /* malformed target.json */
@@ -135,7 +168,7 @@ Test(cli, unreadable_and_malformed_data_files_are_named)
     fputs("{\"format\": \"bfc-target-1\", \"d\": }", f);
     fclose(f);
     snprintf(args, sizeof args, "train --data %s/h --quiet", dir);
-    EXPECT_REJECTED(args, "target.json:1:");
+    EXPECT_FAILED(args, "target.json:1:");
     free(dir);
 }
 
@@ -143,7 +176,7 @@ Test(cli, divergence_stops_with_advice_and_writes_no_partial_files)
 {
     char *dir = tmpdir(), args[4096];
     snprintf(args, sizeof args, "train " SMALL " --optimizer sgd --lr 100 --no-cosine --out %s/r --json", dir);
-    int rc = run(args);
+    int rc = bfc_run(args);
     cr_expect_neq(rc, 0);
     cr_expect_not_null(strstr(err_buf, "diverged"), "%s", err_buf);
     cr_expect_not_null(strstr(err_buf, "smaller --lr"), "%s", err_buf);
@@ -171,19 +204,19 @@ static void field(const char *json, const char *key, char *out, size_t cap)
 Test(cli, same_seed_gives_bitwise_identical_results_and_gen_data_reproduces_a_direct_run)
 {
     char a[64], b[64], c[64], fa[256], fb[256];
-    cr_assert_eq(run("train " SMALL " --seed 3 --json"), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run("train " SMALL " --seed 3 --json"), 0, "%s", err_buf);
     field(out_buf, "test_error", a, sizeof a);
     field(out_buf, "feature_error", fa, sizeof fa);
-    cr_assert_eq(run("train " SMALL " --seed 3 --json"), 0);
+    cr_assert_eq(bfc_run("train " SMALL " --seed 3 --json"), 0);
     field(out_buf, "test_error", b, sizeof b);
     field(out_buf, "feature_error", fb, sizeof fb);
     cr_expect_str_eq(a, b);
     cr_expect_str_eq(fa, fb);
     char *dir = tmpdir(), args[4096];
     snprintf(args, sizeof args, "gen " DATA " --seed 3 --out %s/g", dir);
-    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run(args), 0, "%s", err_buf);
     snprintf(args, sizeof args, "train --data %s/g --steps 50 --quiet --seed 3 --json", dir);
-    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run(args), 0, "%s", err_buf);
     field(out_buf, "test_error", c, sizeof c);
     cr_expect_str_eq(a, c);
     free(dir);
@@ -193,7 +226,7 @@ Test(cli, train_writes_curve_result_csv_and_json_with_the_blas_core)
 {
     char *dir = tmpdir(), args[4096], path[4200], buf[1 << 15];
     snprintf(args, sizeof args, "train " SMALL " --L 3 --eval-every 10 --out %s/r --json", dir);
-    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run(args), 0, "%s", err_buf);
     cr_expect_not_null(strstr(out_buf, "\"blas_core\":"));
     cr_expect_not_null(strstr(out_buf, "\"feature_error_end_of_stage\":[["));
     cr_expect_not_null(strstr(out_buf, "\"us_per_step\":"));
@@ -224,7 +257,7 @@ Test(cli, version_and_results_name_the_commit_of_the_source_tree)
         pclose(p);
     }
     head[strcspn(head, "\n")] = '\0';
-    cr_assert_eq(run("--version"), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run("--version"), 0, "%s", err_buf);
     if (strlen(head) != 12) { /* not a git work tree: the binary says so */
         cr_expect_not_null(strstr(out_buf, "(commit unknown"), "%s", out_buf);
         return;
@@ -234,7 +267,7 @@ Test(cli, version_and_results_name_the_commit_of_the_source_tree)
     cr_expect_not_null(strstr(out_buf, want), "bfc --version says %s, HEAD is %s", out_buf, head);
     char *dir = tmpdir(), args[4096];
     snprintf(args, sizeof args, "train " SMALL " --L 3 --out %s/r --json --quiet", dir);
-    cr_assert_eq(run(args), 0, "%s", err_buf);
+    cr_assert_eq(bfc_run(args), 0, "%s", err_buf);
     snprintf(want, sizeof want, "\"commit\":\"%s", head);
     cr_expect_not_null(strstr(out_buf, want), "result names another commit than %s", head);
     free(dir);
@@ -265,7 +298,7 @@ Test(cli, fit_runs_every_baseline_on_the_same_small_problem)
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         char args[512];
         snprintf(args, sizeof args, "fit " DATA " --n 1200 %s --json", methods[i]);
-        cr_assert_eq(run(args), 0, "%s: %s", methods[i], err_buf);
+        cr_assert_eq(bfc_run(args), 0, "%s: %s", methods[i], err_buf);
         char te[64];
         field(out_buf, "test_error", te, sizeof te);
         double v = atof(te);
