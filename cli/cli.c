@@ -62,11 +62,41 @@ int bfc_opt_parse(int argc, char **argv, int first, const bfc_opt *const *tables
         } else if (eq) {
             return bfc_fail(BFC_EINVAL, "option '--%s' takes no value", o->name);
         }
-        int st = fn(ctx, o->name, val);
+        int st = o->type == BFC_OPT_CALLBACK ? fn(ctx, o->name, val) : bfc_opt_store(o, ctx, val);
         if (st) return st;
     }
     if (npos) *npos = np;
     return BFC_OK;
+}
+
+int bfc_opt_store(const bfc_opt *o, void *dst, const char *val)
+{
+    char flag[80], *field = (char *)dst + o->offset;
+    snprintf(flag, sizeof flag, "--%s", o->name);
+    int st = BFC_OK;
+    switch (o->type) {
+    case BFC_OPT_FLAG: *(int *)(void *)field = 1; break;
+    case BFC_OPT_INT:
+        st = bfc_parse_int(flag, val, (long)o->lo, (long)o->hi, (int *)(void *)field);
+        break;
+    case BFC_OPT_LONG:
+        st = bfc_parse_long(flag, val, (long)o->lo, (long)o->hi, (long *)(void *)field);
+        break;
+    case BFC_OPT_U64: st = bfc_parse_u64(flag, val, (uint64_t *)(void *)field); break;
+    case BFC_OPT_DOUBLE:
+        st = bfc_parse_double(flag, val, o->lo, o->hi, (double *)(void *)field);
+        break;
+    case BFC_OPT_STR:
+        if (strlen(val) >= (size_t)o->hi)
+            st = bfc_fail(BFC_EINVAL, "%s: '%.40s...' is longer than %.0f characters", flag, val,
+                          o->hi - 1);
+        else
+            strcpy(field, val);
+        break;
+    default: BFC_ASSERT(!"bfc_opt_store: a callback option has no field");
+    }
+    if (!st && o->given) *(int *)(void *)((char *)dst + o->given - 1) = 1;
+    return st;
 }
 
 void bfc_opt_print(FILE *f, const bfc_opt *const *tables)
@@ -182,31 +212,45 @@ int bfc_parse_int_list(const char *flag, const char *s, long lo, long hi, int *o
 
 /* ---- the problem --------------------------------------------------------------------- */
 
+#define P bfc_problem
 const bfc_opt bfc_problem_opts[] = {
-    {"d", 1, "D", "input dimension (default 20)"},
-    {"L", 1, "L", "depth: layers 2..L (default 3; 2..8)"},
-    {"k", 1, "K[,K..]", "layer widths k_l: one value for all, or one per layer 2..L (default 3)"},
+    {"d", 1, "D", "input dimension (default 20)", BFC_OPT_I(P, target.d, 1, 100000),
+     BFC_OPT_GIVEN(P, d_set)},
+    {"L", 1, "L", "depth: layers 2..L (default 3; 2..8)", BFC_OPT_I(P, target.L, 2, BFC_MAX_L),
+     BFC_OPT_GIVEN(P, L_set)},
+    {"k", 1, "K[,K..]", "layer widths k_l: one value for all, or one per layer 2..L (default 3)",
+     BFC_OPT_CB},
     {"J", 1, "l:j,j..", "connection set J_l, e.g. 3:2,0 (repeatable; must contain l-1; "
-                        "default J_2={0,1}, J_l={l-1,0})"},
-    {"gap", 1, "G", "information gap g: alpha_l = g^(l-2) (default 0.1)"},
-    {"alpha", 1, "A,A..", "explicit output weights alpha_2..alpha_L (overrides --gap)"},
-    {"noise", 1, "TAU", "label noise standard deviation (default 0)"},
-    {"input", 1, "KIND", "gaussian (default) or sphere (radius sqrt(d))"},
-    {"weights", 1, "KIND", "target weights: gaussian (default) or orthonormal rows"},
-    {"task", 1, "KIND", "regression (default) or classification (sign of G* - median)"},
-    {"n-ref", 1, "N", "reference sample for standardisation and shares (default 100000)"},
-    {"n", 1, "N", "training set size (default 20000)"},
-    {"n-test", 1, "N", "test set size (default 10000)"},
-    {"seed", 1, "S", "seed of the run: data, initialisation, minibatches (default 0)"},
-    {"target-seed", 1, "S", "seed of the target (default: --seed)"},
-    {"data", 1, "DIR", "load target and data sets written by 'bfc gen' instead of drawing them"},
-    {"out", 1, "DIR", "output directory (created if needed)"},
-    {"json", 0, "", "print one JSON summary object on stdout at the end"},
-    {"force", 0, "", "replace the results of an earlier run in --out (default: refuse)"},
-    {"quiet", 0, "", "no progress on stderr"},
+                        "default J_2={0,1}, J_l={l-1,0})", BFC_OPT_CB},
+    {"gap", 1, "G", "information gap g: alpha_l = g^(l-2) (default 0.1)",
+     BFC_OPT_D(P, target.gap, 1e-12, 1.0)},
+    {"alpha", 1, "A,A..", "explicit output weights alpha_2..alpha_L (overrides --gap)", BFC_OPT_CB},
+    {"noise", 1, "TAU", "label noise standard deviation (default 0)",
+     BFC_OPT_D(P, target.noise, 0, 1e6)},
+    {"input", 1, "KIND", "gaussian (default) or sphere (radius sqrt(d))", BFC_OPT_CB},
+    {"weights", 1, "KIND", "target weights: gaussian (default) or orthonormal rows", BFC_OPT_CB},
+    {"task", 1, "KIND", "regression (default) or classification (sign of G* - median)", BFC_OPT_CB},
+    {"n-ref", 1, "N", "reference sample for standardisation and shares (default 100000)",
+     BFC_OPT_L(P, target.n_ref, 1000, 100000000L)},
+    {"n", 1, "N", "training set size (default 20000)", BFC_OPT_I(P, n, 1, 100000000),
+     BFC_OPT_GIVEN(P, n_set)},
+    {"n-test", 1, "N", "test set size (default 10000)", BFC_OPT_I(P, n_test, 10, 100000000)},
+    {"seed", 1, "S", "seed of the run: data, initialisation, minibatches (default 0)",
+     BFC_OPT_U(P, seed)},
+    {"target-seed", 1, "S", "seed of the target (default: --seed)", BFC_OPT_U(P, target_seed),
+     BFC_OPT_GIVEN(P, target_seed_set)},
+    {"data", 1, "DIR", "load target and data sets written by 'bfc gen' instead of drawing them",
+     BFC_OPT_S(P, data_dir)},
+    {"out", 1, "DIR", "output directory (created if needed)", BFC_OPT_S(P, out_dir)},
+    {"json", 0, "", "print one JSON summary object on stdout at the end", BFC_OPT_F(P, json)},
+    {"force", 0, "", "replace the results of an earlier run in --out (default: refuse)",
+     BFC_OPT_F(P, force)},
+    {"quiet", 0, "", "no progress on stderr", BFC_OPT_F(P, quiet)},
     {"threads", 1, "N", "BLAS threads, at most the CPUs this process may use (default: 1 for\n"
-                        "                             train and gen, OpenBLAS's own for fit)"},
-    {NULL, 0, NULL, NULL}};
+                        "                             train and gen, OpenBLAS's own for fit)",
+     BFC_OPT_CB},
+    BFC_OPT_END};
+#undef P
 
 void bfc_problem_defaults(bfc_problem *p)
 {
@@ -227,23 +271,23 @@ static int parse_threads(const char *val, int *threads)
     if (ncpu < 1) ncpu = 1;
     int st = bfc_parse_int("--threads", val, 1, 1 << 20, threads);
     if (!st && *threads > ncpu)
-        st = bfc_fail(BFC_EINVAL, "--threads %d exceeds the %ld CPUs this process may use", *threads,
-                      ncpu);
+        st = bfc_fail(BFC_EINVAL, "--threads %d exceeds the %ld CPUs this process may use",
+                      *threads, ncpu);
     return st;
 }
 
 int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
 {
+    const bfc_opt *const tables[] = {bfc_problem_opts, NULL};
+    const bfc_opt *o = find_opt(tables, name, strlen(name));
+    if (!o) return 0;
+    if (o->type != BFC_OPT_CALLBACK) {
+        int st = bfc_opt_store(o, p, val);
+        return st ? -st : 1;
+    }
     bfc_target_config *c = &p->target;
     int st = BFC_OK;
-    if (!strcmp(name, "d")) {
-        st = bfc_parse_int("--d", val, 1, 100000, &c->d);
-        p->d_set = 1;
-    } else if (!strcmp(name, "L")) {
-        st = bfc_parse_int("--L", val, 2, BFC_MAX_L, &c->L);
-        p->L_set = 1;
-    }
-    else if (!strcmp(name, "k"))
+    if (!strcmp(name, "k"))
         st = bfc_parse_int_list("--k", val, 1, BFC_MAX_K, p->k_list, BFC_MAX_L - 1, &p->n_k);
     else if (!strcmp(name, "J")) {
         int l;
@@ -261,11 +305,9 @@ int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
         for (int i = 0; i < nj; i++) c->J[l] |= 1u << js[i];
         if (!(c->J[l] & (1u << (l - 1))))
             return -bfc_fail(BFC_EINVAL, "--J: J_%d must contain %d (the layer below)", l, l - 1);
-    } else if (!strcmp(name, "gap")) st = bfc_parse_double("--gap", val, 1e-12, 1.0, &c->gap);
-    else if (!strcmp(name, "alpha"))
+    } else if (!strcmp(name, "alpha"))
         st = bfc_parse_double_list("--alpha", val, 1e-300, 1e300, p->alpha_list, BFC_MAX_L - 1,
                                    &p->n_alpha);
-    else if (!strcmp(name, "noise")) st = bfc_parse_double("--noise", val, 0, 1e6, &c->noise);
     else if (!strcmp(name, "input")) {
         if (!strcmp(val, "gaussian")) c->input = BFC_INPUT_GAUSSIAN;
         else if (!strcmp(val, "sphere")) c->input = BFC_INPUT_SPHERE;
@@ -278,27 +320,10 @@ int bfc_problem_option(bfc_problem *p, const char *name, const char *val)
         if (!strcmp(val, "regression")) c->task = BFC_TASK_REGRESSION;
         else if (!strcmp(val, "classification")) c->task = BFC_TASK_CLASSIFICATION;
         else st = bfc_fail(BFC_EINVAL, "--task must be regression or classification (got '%s')", val);
-    } else if (!strcmp(name, "n-ref")) st = bfc_parse_long("--n-ref", val, 1000, 100000000L, &c->n_ref);
-    else if (!strcmp(name, "n")) {
-        st = bfc_parse_int("--n", val, 1, 100000000, &p->n);
-        p->n_set = 1;
-    }
-    else if (!strcmp(name, "n-test")) st = bfc_parse_int("--n-test", val, 10, 100000000, &p->n_test);
-    else if (!strcmp(name, "seed")) st = bfc_parse_u64("--seed", val, &p->seed);
-    else if (!strcmp(name, "target-seed")) {
-        st = bfc_parse_u64("--target-seed", val, &p->target_seed);
-        p->target_seed_set = 1;
-    } else if (!strcmp(name, "data")) {
-        if (strlen(val) >= sizeof p->data_dir) st = bfc_fail(BFC_EINVAL, "--data: path too long");
-        else strcpy(p->data_dir, val);
-    } else if (!strcmp(name, "out")) {
-        if (strlen(val) >= sizeof p->out_dir) st = bfc_fail(BFC_EINVAL, "--out: path too long");
-        else strcpy(p->out_dir, val);
-    } else if (!strcmp(name, "json")) p->json = 1;
-    else if (!strcmp(name, "quiet")) p->quiet = 1;
-    else if (!strcmp(name, "force")) p->force = 1;
-    else if (!strcmp(name, "threads")) st = parse_threads(val, &p->threads);
-    else return 0;
+    } else if (!strcmp(name, "threads"))
+        st = parse_threads(val, &p->threads);
+    else
+        BFC_ASSERT(!"bfc_problem_option: an option of the table without its code");
     return st ? -st : 1;
 }
 
@@ -391,7 +416,10 @@ static int is_run_result(const char *name)
 
 /* The results and the training curve, which alone (without a checkpoint) is the log of a run
  * killed before it could checkpoint: nothing to resume or keep. */
-static int is_run_output(const char *name) { return is_run_result(name) || !strcmp(name, "curve.csv"); }
+static int is_run_output(const char *name)
+{
+    return is_run_result(name) || !strcmp(name, "curve.csv");
+}
 
 static int is_checkpoint(const char *name) { return !strcmp(name, "checkpoint.bin"); }
 
@@ -462,7 +490,8 @@ int bfc_out_dir_take(const char *dir, const char *cmd, int force, int resume, in
                           dir, found);
     }
     if (!st && !resume) st = bfc_dir_remove(dir, is_run_output); /* a curve alone, if anything */
-    if (!st) st = bfc_dir_remove(dir, bfc_is_temporary); /* their writers are gone: we hold the lock */
+    /* temporaries of killed writers: theirs are gone, since we hold the lock */
+    if (!st) st = bfc_dir_remove(dir, bfc_is_temporary);
     if (st) {
         bfc_dir_unlock(*lock_fd);
         *lock_fd = -1;

@@ -5,6 +5,7 @@
 #define BFC_CLI_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
@@ -14,22 +15,64 @@
 
 /* ---- option parsing ---- */
 
+/* How an option's value is stored. Most options are plain numbers, strings or flags: their
+ * table entry says where the value goes (a field of the command's argument struct, by
+ * offset) and its range, and the parser converts, checks and stores it; the rest
+ * (BFC_OPT_CALLBACK, the zero default) are handed to the command's callback. */
+typedef enum {
+    BFC_OPT_CALLBACK = 0,
+    BFC_OPT_FLAG,   /* no value: the int field is set to 1 */
+    BFC_OPT_INT,    /* int field in [lo, hi] */
+    BFC_OPT_LONG,   /* long field in [lo, hi] */
+    BFC_OPT_U64,    /* uint64_t field */
+    BFC_OPT_DOUBLE, /* double field in [lo, hi] */
+    BFC_OPT_STR     /* char[hi] field (hi: its size) */
+} bfc_opt_type;
+
 typedef struct {
     const char *name; /* long name without "--" */
     int has_arg;      /* 1: takes a value ("--name V" or "--name=V") */
     const char *arg;  /* value placeholder for --help, e.g. "N" */
     const char *help; /* one line */
+    bfc_opt_type type;
+    size_t offset;    /* of the field in the struct the parser fills */
+    double lo, hi;    /* range (numbers) or size (BFC_OPT_STR) */
+    size_t given;     /* 1 + offset of an int field set to 1 when the option is given; 0: none */
 } bfc_opt;
 
-/* Called for each option recognised from the table; return BFC_OK or an error code (with a
- * message recorded by bfc_fail). */
+/* The typed part of a table entry: {"steps", 1, "T", "help", BFC_OPT_I(args, tc.steps, 1,
+ * 1e8)}. T is the struct the parser fills; its bfc_problem, if any, comes first (the
+ * problem's options are stored by their offsets in bfc_problem). */
+#define BFC_OPT_I(T, field, lo_, hi_) \
+    .type = BFC_OPT_INT, .offset = offsetof(T, field), .lo = (lo_), .hi = (hi_)
+#define BFC_OPT_L(T, field, lo_, hi_) \
+    .type = BFC_OPT_LONG, .offset = offsetof(T, field), .lo = (lo_), .hi = (hi_)
+#define BFC_OPT_D(T, field, lo_, hi_) \
+    .type = BFC_OPT_DOUBLE, .offset = offsetof(T, field), .lo = (lo_), .hi = (hi_)
+#define BFC_OPT_U(T, field) .type = BFC_OPT_U64, .offset = offsetof(T, field)
+#define BFC_OPT_S(T, field) \
+    .type = BFC_OPT_STR, .offset = offsetof(T, field), .hi = sizeof(((T *)0)->field)
+#define BFC_OPT_F(T, field) .type = BFC_OPT_FLAG, .offset = offsetof(T, field)
+/* an option for the command's callback, and the end of a table */
+#define BFC_OPT_CB .type = BFC_OPT_CALLBACK
+#define BFC_OPT_END {.name = NULL}
+/* add to an entry: the int field set to 1 when the option is given */
+#define BFC_OPT_GIVEN(T, field) .given = offsetof(T, field) + 1
+
+/* Called for each BFC_OPT_CALLBACK option recognised from the table; return BFC_OK or an
+ * error code (with a message recorded by bfc_fail). */
 typedef int (*bfc_opt_fn)(void *ctx, const char *name, const char *val);
 
-/* Parse argv[first..argc) against the option tables (NULL-name terminated); positional
- * arguments are not allowed unless npos is non-NULL (then collected in pos, up to *npos).
- * "--help"/"-h" sets *help. Returns BFC_OK or BFC_EINVAL with a message. */
+/* Parse argv[first..argc) against the option tables (NULL-name terminated): typed options
+ * are stored in ctx, the others passed to fn(ctx, ...). A value is "--name V" or
+ * "--name=V"; a V that is empty or, after a space, starts with "--" is refused as missing.
+ * Positional arguments are not allowed unless npos is non-NULL (then collected in pos, up
+ * to *npos). "--help"/"-h" sets *help. Returns BFC_OK or BFC_EINVAL with a message. */
 int bfc_opt_parse(int argc, char **argv, int first, const bfc_opt *const *tables, bfc_opt_fn fn,
                   void *ctx, int *help, const char **pos, int *npos);
+/* Store val for the typed option o in the struct at dst (BFC_EINVAL naming the flag and the
+ * range when val does not convert or is out of range). */
+int bfc_opt_store(const bfc_opt *o, void *dst, const char *val);
 /* Print the options of the tables, aligned, to f. */
 void bfc_opt_print(FILE *f, const bfc_opt *const *tables);
 

@@ -1,6 +1,7 @@
 /* cmd_fit.c: `bfc fit --method M`: a baseline of SPEC §3 on the same target and data flags as
  * `bfc train` (or the same files, with --data), with the same JSON summary, CSV and progress. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +55,10 @@ static void fit_method_names(char *buf, size_t cap)
 {
     size_t len = 0;
     buf[0] = '\0';
-    for (int i = 0; i < FIT_NMETHODS && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i == FIT_NMETHODS - 1 ? " or " : ", ",
-                                fit_methods[i].name);
+    for (int i = 0; i < FIT_NMETHODS && len < cap; i++) {
+        const char *sep = i == 0 ? "" : i == FIT_NMETHODS - 1 ? " or " : ", ";
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", sep, fit_methods[i].name);
+    }
 }
 
 typedef struct {
@@ -77,55 +79,53 @@ typedef struct {
     double init_scale;
 } fit_args;
 
+/* the problem's options are stored by their offsets in bfc_problem */
+_Static_assert(offsetof(fit_args, p) == 0, "fit_args must start with its bfc_problem");
+
+#define A fit_args
 static const bfc_opt fit_opts[] = {
-    {"method", 1, "M", "the method, one of the list above (default krr)"},
-    {"kernel", 1, "K", "krr kernel: poly (default), rbf or laplace"},
-    {"degree", 1, "P", "poly kernel degree p in (1 + <x,y>/d)^p (default 4)"},
+    {"method", 1, "M", "the method, one of the list above (default krr)", BFC_OPT_S(A, method)},
+    {"kernel", 1, "K", "krr kernel: poly (default), rbf or laplace", BFC_OPT_S(A, kernel),
+     BFC_OPT_GIVEN(A, kernel_set)},
+    {"degree", 1, "P", "poly kernel degree p in (1 + <x,y>/d)^p (default 4)",
+     BFC_OPT_I(A, degree, 1, 512)},
     {"bandwidth", 1, "S2", "rbf exp(-|x-y|^2/(2 S2)), laplace exp(-|x-y|/sqrt(S2))\n"
                            "                             chosen with the ridge on the validation split from\n"
                            "                             d*{1/4,1/2,1,2,4,8,16}, one more beyond a winning end\n"
-                           "                             (default); given: that S2 only"},
+                           "                             (default); given: that S2 only",
+     BFC_OPT_D(A, bandwidth2, 1e-300, 1e300)},
     {"ridge", 1, "R", "ridge (absolute, > 0); default: chosen on a validation split\n"
                       "                             from 1e-8..1e2 x mean diag (4 decades lower when the\n"
-                      "                             lower edge wins)"},
-    {"act", 1, "A", "ntk/nngp activation: relu (default) or quad"},
-    {"depth", 1, "H", "ntk/nngp hidden layers (default 2)"},
-    {"select-max", 1, "N", "cap on the ridge-selection subset (default 6000)"},
+                      "                             lower edge wins)",
+     BFC_OPT_D(A, ridge, 1e-300, 1e300)},
+    {"act", 1, "A", "ntk/nngp activation: relu (default) or quad", BFC_OPT_S(A, act)},
+    {"depth", 1, "H", "ntk/nngp hidden layers (default 2)", BFC_OPT_I(A, depth, 1, 100)},
+    {"select-max", 1, "N", "cap on the ridge-selection subset (default 6000)",
+     BFC_OPT_I(A, select_max, 10, 1000000)},
     {"refine-ridge", 1, "0|1", "1 (default): when the training part exceeds --select-max,\n"
                                "                             refit it by Cholesky at the chosen ridge and at up to\n"
                                "                             4 neighbours (steps of 10^-1/2 down while the\n"
                                "                             validation error falls, else one step up) and keep\n"
-                               "                             the best; 0: apply the subset's ridge as is"},
-    {"init-scale", 1, "X", "entk: the learner's initialisation scale (default 0.1, as bfc train)"},
-    {"width", 1, "M", "twolayer: hidden units (default 1024)"},
-    {"steps", 1, "T", "twolayer: Adam steps (default 3000*(L-1), the learner's budget)"},
+                               "                             the best; 0: apply the subset's ridge as is",
+     BFC_OPT_I(A, refine_ridge, 0, 1)},
+    {"init-scale", 1, "X", "entk: the learner's initialisation scale (default 0.1, as bfc train)",
+     BFC_OPT_D(A, init_scale, 1e-12, 1e3)},
+    {"width", 1, "M", "twolayer: hidden units (default 1024)", BFC_OPT_I(A, width, 1, 1000000)},
+    {"steps", 1, "T", "twolayer: Adam steps (default 3000*(L-1), the learner's budget)",
+     BFC_OPT_I(A, steps, 1, 100000000)},
     {"lr", 1, "ETA", "twolayer: peak learning rate, cosine decay (default: chosen from 1e-3,\n"
-                     "                             3e-3, 1e-2, 3e-2 on a validation split)"},
-    {NULL, 0, NULL, NULL}};
+                     "                             3e-3, 1e-2, 3e-2 on a validation split)",
+     BFC_OPT_D(A, lr, 1e-12, 1e3)},
+    BFC_OPT_END};
+#undef A
 
+/* Every option of fit_opts is stored by the parser; the problem's others come here. */
 static int fit_opt(void *ctx, const char *name, const char *val)
 {
     fit_args *a = ctx;
     int r = bfc_problem_option(&a->p, name, val);
     if (r < 0) return -r;
     if (r > 0) return BFC_OK;
-    if (!strcmp(name, "method") || !strcmp(name, "kernel") || !strcmp(name, "act")) {
-        char *dst = !strcmp(name, "method") ? a->method : !strcmp(name, "kernel") ? a->kernel : a->act;
-        if (strlen(val) >= 16) return bfc_fail(BFC_EINVAL, "--%s: '%s' is not a known value", name, val);
-        strcpy(dst, val);
-        if (!strcmp(name, "kernel")) a->kernel_set = 1;
-        return BFC_OK;
-    }
-    if (!strcmp(name, "degree")) return bfc_parse_int("--degree", val, 1, 512, &a->degree);
-    if (!strcmp(name, "bandwidth")) return bfc_parse_double("--bandwidth", val, 1e-300, 1e300, &a->bandwidth2);
-    if (!strcmp(name, "ridge")) return bfc_parse_double("--ridge", val, 1e-300, 1e300, &a->ridge);
-    if (!strcmp(name, "depth")) return bfc_parse_int("--depth", val, 1, 100, &a->depth);
-    if (!strcmp(name, "select-max")) return bfc_parse_int("--select-max", val, 10, 1000000, &a->select_max);
-    if (!strcmp(name, "refine-ridge")) return bfc_parse_int("--refine-ridge", val, 0, 1, &a->refine_ridge);
-    if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &a->init_scale);
-    if (!strcmp(name, "width")) return bfc_parse_int("--width", val, 1, 1000000, &a->width);
-    if (!strcmp(name, "steps")) return bfc_parse_int("--steps", val, 1, 100000000, &a->steps);
-    if (!strcmp(name, "lr")) return bfc_parse_double("--lr", val, 1e-12, 1e3, &a->lr);
     return bfc_fail(BFC_EINVAL, "unhandled option --%s", name);
 }
 

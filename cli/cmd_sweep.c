@@ -1,6 +1,7 @@
 /* cmd_sweep.c: `bfc sweep CONFIG`: run a configuration's cells (targets × methods × n ×
  * seeds) as child processes, resume what is unfinished, and write the aggregated results,
  * figure tables and REPORT.md (sweep.h; format in bench/configs/README.md). */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,23 +24,30 @@ typedef struct {
     const char *over_value[MAX_OVERRIDES];
 } sweep_args;
 
+#define A sweep_args
 static const bfc_opt sweep_opts[] = {
-    {"out", 1, "DIR", "results directory (default results/<config name>[-quick]); rerun to resume"},
-    {"jobs", 1, "N", "cells run in parallel, one BLAS thread each (default 2)"},
-    {"quick", 0, "", "apply the configuration's \"quick\" block (a small subset)"},
-    {"n", 1, "N,N..", "override the n grid of every target"},
-    {"seeds", 1, "S,S..", "override the seeds"},
-    {"targets", 1, "A,B..", "run only these targets"},
-    {"methods", 1, "A,B..", "run only these methods"},
-    {"eps", 1, "E,E..", "override the eps of n_eps (default 0.1,0.03,0.01)"},
-    {"timeout", 1, "S", "seconds per cell before it is stopped (0 = none)"},
+    {"out", 1, "DIR", "results directory (default results/<config name>[-quick]); rerun to resume",
+     BFC_OPT_CB},
+    {"jobs", 1, "N", "cells run in parallel, one BLAS thread each (default 2)",
+     BFC_OPT_I(A, jobs, 1, 1024)},
+    {"quick", 0, "", "apply the configuration's \"quick\" block (a small subset)",
+     BFC_OPT_F(A, quick)},
+    {"n", 1, "N,N..", "override the n grid of every target", BFC_OPT_CB},
+    {"seeds", 1, "S,S..", "override the seeds", BFC_OPT_CB},
+    {"targets", 1, "A,B..", "run only these targets", BFC_OPT_CB},
+    {"methods", 1, "A,B..", "run only these methods", BFC_OPT_CB},
+    {"eps", 1, "E,E..", "override the eps of n_eps (default 0.1,0.03,0.01)", BFC_OPT_CB},
+    {"timeout", 1, "S", "seconds per cell before it is stopped (0 = none)", BFC_OPT_CB},
     {"arg", 1, "CMD:F=V",
-     "add a flag to every cell of a command, e.g. train:steps=1000 (repeatable)"},
-    {"dry-run", 0, "", "list the cells (key and command line) and exit"},
-    {"report-only", 0, "", "run nothing: aggregate the finished cells and write the report"},
-    {"quiet", 0, "", "no progress on stderr"},
-    {NULL, 0, NULL, NULL}};
+     "add a flag to every cell of a command, e.g. train:steps=1000 (repeatable)", BFC_OPT_CB},
+    {"dry-run", 0, "", "list the cells (key and command line) and exit", BFC_OPT_F(A, dry_run)},
+    {"report-only", 0, "", "run nothing: aggregate the finished cells and write the report",
+     BFC_OPT_F(A, report_only)},
+    {"quiet", 0, "", "no progress on stderr", BFC_OPT_F(A, quiet)},
+    BFC_OPT_END};
+#undef A
 
+/* --out (with its length check) and the overrides, applied once the configuration is read */
 static int sweep_opt(void *ctx, const char *name, const char *val)
 {
     sweep_args *a = ctx;
@@ -49,22 +57,9 @@ static int sweep_opt(void *ctx, const char *name, const char *val)
         strcpy(a->out, val);
         return BFC_OK;
     }
-    if (!strcmp(name, "jobs")) return bfc_parse_int("--jobs", val, 1, 1024, &a->jobs);
-    if (!strcmp(name, "quick"))
-        a->quick = 1;
-    else if (!strcmp(name, "dry-run"))
-        a->dry_run = 1;
-    else if (!strcmp(name, "report-only"))
-        a->report_only = 1;
-    else if (!strcmp(name, "quiet"))
-        a->quiet = 1;
-    if (!strcmp(name, "n") || !strcmp(name, "seeds") || !strcmp(name, "targets") ||
-        !strcmp(name, "methods") || !strcmp(name, "eps") || !strcmp(name, "timeout") ||
-        !strcmp(name, "arg")) {
-        if (a->n_over == MAX_OVERRIDES) return bfc_fail(BFC_EINVAL, "too many overrides");
-        a->over_field[a->n_over] = name;
-        a->over_value[a->n_over++] = val;
-    }
+    if (a->n_over == MAX_OVERRIDES) return bfc_fail(BFC_EINVAL, "too many overrides");
+    a->over_field[a->n_over] = name;
+    a->over_value[a->n_over++] = val;
     return BFC_OK;
 }
 

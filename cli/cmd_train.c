@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,30 +201,47 @@ typedef struct {
     int lr_set;
 } train_args;
 
-static const bfc_opt train_opts[] = {
-    {"schedule", 1, "S", "e2e (default), layerwise, joint, or depth=D (backward depth D)"},
-    {"steps", 1, "T", "steps per stage (default 3000; joint runs T*(L-1) steps)"},
-    {"batch", 1, "B", "minibatch size (default 256)"},
-    {"optimizer", 1, "O", "adam (default) or sgd (with momentum)"},
-    {"lr", 1, "ETA", "peak learning rate (default 3e-3 for adam, 1e-2 for sgd)"},
-    {"momentum", 1, "MU", "SGD momentum (default 0.9)"},
-    {"no-cosine", 0, "", "constant learning rate instead of cosine decay within each stage"},
-    {"clip", 1, "C", "clip the gradient's global norm to C (default 0 = off)"},
-    {"clamp", 1, "B", "clamp every sigma input of the learner to [-B, B] (default 0 = off)"},
-    {"lambda-tie", 1, "X", "weight of the tie |K^T K - W^T W|^2 (default 1)"},
-    {"lambda-wd", 1, "X", "weight decay (default 0)"},
-    {"m", 1, "M", "width of every output branch (default 2 * dim h_l)"},
-    {"width-mult", 1, "X", "output width m_l = X * dim h_l (default 2)"},
-    {"p-extra", 1, "P", "rows of R_j beyond k(k+1)/2 (default 2)"},
-    {"init-scale", 1, "X", "initial weights N(0, X^2/fan_in) (default 0.1)"},
-    {"precision", 1, "P", "double (default) or single (forward and backward in float; the "
-                          "optimiser state stays double)"},
-    {"eval-every", 1, "N", "evaluate on the test set every N steps (default 100)"},
-    {"checkpoint-every", 1, "N", "with --out: also checkpoint every N steps (default: at stage "
-                                 "ends and on Ctrl-C/SIGTERM)"},
-    {"resume", 0, "", "continue the interrupted run in --out DIR from its checkpoint (same flags)"},
-    {NULL, 0, NULL, NULL}};
+/* the problem's options are stored by their offsets in bfc_problem */
+_Static_assert(offsetof(train_args, p) == 0, "train_args must start with its bfc_problem");
 
+#define A train_args
+static const bfc_opt train_opts[] = {
+    {"schedule", 1, "S", "e2e (default), layerwise, joint, or depth=D (backward depth D)", BFC_OPT_CB},
+    {"steps", 1, "T", "steps per stage (default 3000; joint runs T*(L-1) steps)",
+     BFC_OPT_I(A, tc.steps, 1, 100000000)},
+    {"batch", 1, "B", "minibatch size (default 256)", BFC_OPT_I(A, tc.batch, 1, 65536)},
+    {"optimizer", 1, "O", "adam (default) or sgd (with momentum)", BFC_OPT_CB},
+    {"lr", 1, "ETA", "peak learning rate (default 3e-3 for adam, 1e-2 for sgd)",
+     BFC_OPT_D(A, tc.lr, 1e-12, 1e3), BFC_OPT_GIVEN(A, lr_set)},
+    {"momentum", 1, "MU", "SGD momentum (default 0.9)", BFC_OPT_D(A, tc.momentum, 0, 0.999999)},
+    {"no-cosine", 0, "", "constant learning rate instead of cosine decay within each stage", BFC_OPT_CB},
+    {"clip", 1, "C", "clip the gradient's global norm to C (default 0 = off)",
+     BFC_OPT_D(A, tc.clip, 0, 1e12)},
+    {"clamp", 1, "B", "clamp every sigma input of the learner to [-B, B] (default 0 = off)",
+     BFC_OPT_D(A, lc.clamp, 0, 1e12)},
+    {"lambda-tie", 1, "X", "weight of the tie |K^T K - W^T W|^2 (default 1)",
+     BFC_OPT_D(A, lc.lambda_tie, 0, 1e12)},
+    {"lambda-wd", 1, "X", "weight decay (default 0)", BFC_OPT_D(A, lc.lambda_wd, 0, 1e12)},
+    {"m", 1, "M", "width of every output branch (default 2 * dim h_l)",
+     BFC_OPT_I(A, lc.m, 1, 100000)},
+    {"width-mult", 1, "X", "output width m_l = X * dim h_l (default 2)",
+     BFC_OPT_D(A, lc.width_mult, 1e-3, 64)},
+    {"p-extra", 1, "P", "rows of R_j beyond k(k+1)/2 (default 2)", BFC_OPT_I(A, lc.p_extra, 0, 1000)},
+    {"init-scale", 1, "X", "initial weights N(0, X^2/fan_in) (default 0.1)",
+     BFC_OPT_D(A, lc.init_scale, 1e-12, 1e3)},
+    {"precision", 1, "P", "double (default) or single (forward and backward in float; the "
+                          "optimiser state stays double)", BFC_OPT_CB},
+    {"eval-every", 1, "N", "evaluate on the test set every N steps (default 100)",
+     BFC_OPT_I(A, tc.eval_every, 1, 100000000)},
+    {"checkpoint-every", 1, "N", "with --out: also checkpoint every N steps (default: at stage "
+                                 "ends and on Ctrl-C/SIGTERM)",
+     BFC_OPT_L(A, tc.checkpoint_every, 1, 1000000000L)},
+    {"resume", 0, "", "continue the interrupted run in --out DIR from its checkpoint (same flags)",
+     BFC_OPT_F(A, tc.resume)},
+    BFC_OPT_END};
+#undef A
+
+/* The options the table cannot store: the problem's and a few parsed by the library. */
 static int train_opt(void *ctx, const char *name, const char *val)
 {
     train_args *a = ctx;
@@ -231,41 +249,18 @@ static int train_opt(void *ctx, const char *name, const char *val)
     if (r < 0) return -r;
     if (r > 0) return BFC_OK;
     bfc_train_config *t = &a->tc;
-    bfc_learner_config *l = &a->lc;
     if (!strcmp(name, "schedule")) return bfc_schedule_parse(val, &t->schedule, &t->depth);
-    if (!strcmp(name, "steps")) return bfc_parse_int("--steps", val, 1, 100000000, &t->steps);
-    if (!strcmp(name, "batch")) return bfc_parse_int("--batch", val, 1, 65536, &t->batch);
     if (!strcmp(name, "optimizer")) {
         if (!strcmp(val, "adam")) t->optimizer = BFC_OPT_ADAM;
         else if (!strcmp(val, "sgd")) t->optimizer = BFC_OPT_SGD;
         else return bfc_fail(BFC_EINVAL, "--optimizer must be adam or sgd (got '%s')", val);
         return BFC_OK;
     }
-    if (!strcmp(name, "lr")) {
-        a->lr_set = 1;
-        return bfc_parse_double("--lr", val, 1e-12, 1e3, &t->lr);
-    }
-    if (!strcmp(name, "momentum")) return bfc_parse_double("--momentum", val, 0, 0.999999, &t->momentum);
     if (!strcmp(name, "no-cosine")) {
         t->cosine = 0;
         return BFC_OK;
     }
-    if (!strcmp(name, "clip")) return bfc_parse_double("--clip", val, 0, 1e12, &t->clip);
-    if (!strcmp(name, "clamp")) return bfc_parse_double("--clamp", val, 0, 1e12, &l->clamp);
-    if (!strcmp(name, "lambda-tie")) return bfc_parse_double("--lambda-tie", val, 0, 1e12, &l->lambda_tie);
-    if (!strcmp(name, "lambda-wd")) return bfc_parse_double("--lambda-wd", val, 0, 1e12, &l->lambda_wd);
-    if (!strcmp(name, "m")) return bfc_parse_int("--m", val, 1, 100000, &l->m);
-    if (!strcmp(name, "width-mult")) return bfc_parse_double("--width-mult", val, 1e-3, 64, &l->width_mult);
-    if (!strcmp(name, "p-extra")) return bfc_parse_int("--p-extra", val, 0, 1000, &l->p_extra);
-    if (!strcmp(name, "init-scale")) return bfc_parse_double("--init-scale", val, 1e-12, 1e3, &l->init_scale);
-    if (!strcmp(name, "precision")) return bfc_precision_parse(val, &l->precision);
-    if (!strcmp(name, "checkpoint-every"))
-        return bfc_parse_long("--checkpoint-every", val, 1, 1000000000L, &t->checkpoint_every);
-    if (!strcmp(name, "resume")) {
-        t->resume = 1;
-        return BFC_OK;
-    }
-    if (!strcmp(name, "eval-every")) return bfc_parse_int("--eval-every", val, 1, 100000000, &t->eval_every);
+    if (!strcmp(name, "precision")) return bfc_precision_parse(val, &a->lc.precision);
     return bfc_fail(BFC_EINVAL, "unhandled option --%s", name);
 }
 
@@ -459,7 +454,10 @@ int bfc_cmd_train(int argc, char **argv)
                "steps per stage, batch 256.\n\n"
                "With --out DIR: DIR/curve.csv (stage, step, loss, test error, feature errors),\n"
                "DIR/result.csv (long format), DIR/result.json (summary, configuration, BLAS).\n"
-               "Ctrl-C stops after the current step and still writes the results.\n\n"
+               "Ctrl-C stops after the current step and still writes the results. One run at a\n"
+               "time writes in a DIR; a DIR that holds another run's results is refused unless\n"
+               "--force (which removes them first), one with an interrupted run's checkpoint\n"
+               "is continued by --resume.\n\n"
                "options:\n");
         bfc_opt_print(stdout, tables);
         return 0;
@@ -477,7 +475,8 @@ int bfc_cmd_train(int argc, char **argv)
         st = bfc_fail(BFC_EINVAL, "--resume continues the run in --out and --force would replace "
                                   "it: give one of them");
     int lock_fd = -1;
-    if (!st && a.p.out_dir[0]) st = bfc_out_dir_take(a.p.out_dir, "train", a.p.force, a.tc.resume, &lock_fd);
+    if (!st && a.p.out_dir[0])
+        st = bfc_out_dir_take(a.p.out_dir, "train", a.p.force, a.tc.resume, &lock_fd);
     if (!st && a.tc.resume) st = resume_check(a.p.out_dir);
     if (st) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());

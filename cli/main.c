@@ -18,7 +18,7 @@ static int info_opt(void *ctx, const char *name, const char *val)
 
 static int cmd_info(int argc, char **argv)
 {
-    static const bfc_opt none[] = {{NULL, 0, NULL, NULL}};
+    static const bfc_opt none[] = {BFC_OPT_END};
     const bfc_opt *tables[] = {none, NULL};
     int help, st = bfc_opt_parse(argc, argv, 2, tables, info_opt, NULL, &help, NULL, NULL);
     if (help) {
