@@ -286,6 +286,9 @@ Test(cli, fit_rejects_bad_methods_kernels_ridges_and_runs_beyond_memory)
     EXPECT_REJECTED("fit --method twolayer --ridge 1", "--ridge applies to krr, ntk, nngp and entk only");
     EXPECT_REJECTED("fit --method seqkernel --degree 3", "apply to krr, ntk and nngp only");
     EXPECT_REJECTED("fit --method krr --width 5", "apply to --method twolayer only");
+    /* options the table stores also record that they were given */
+    EXPECT_REJECTED("fit --method ntk --kernel poly", "--kernel applies to --method krr only");
+    EXPECT_REJECTED("fit --kernel=" "polypolypolypolypolypolypolypolypoly", "longer than 31");
     /* 10^7 points need ~800 TB for the Gram matrix: refused before any data is drawn */
     EXPECT_REJECTED("fit --n 10000000", "needs about");
 }
