@@ -408,10 +408,14 @@ int bfc_is_temporary(const char *name)
     return t && t[5] && strspn(t + 5, "0123456789") == strlen(t + 5);
 }
 
+static int is_result_file(const char *name)
+{
+    return !strcmp(name, "result.json") || !strcmp(name, "result.csv");
+}
+
 static int is_run_result(const char *name)
 {
-    return !strcmp(name, "result.json") || !strcmp(name, "result.csv") ||
-           !strcmp(name, "checkpoint.bin");
+    return is_result_file(name) || !strcmp(name, "checkpoint.bin");
 }
 
 /* The results and the training curve, which alone (without a checkpoint) is the log of a run
@@ -476,7 +480,7 @@ int bfc_out_dir_take(const char *dir, const char *cmd, int force, int resume, in
     *lock_fd = -1;
     int st = bfc_out_dir_check(dir);
     snprintf(who, sizeof who, "bfc %s", cmd);
-    if (!st) st = bfc_dir_lock(dir, who, lock_fd);
+    if (!st) st = bfc_dir_lock(dir, who, 0, lock_fd);
     if (!st && !resume && bfc_dir_list(dir, is_run_result, found, sizeof found)) {
         if (force)
             st = bfc_dir_remove(dir, is_run_output);
@@ -489,7 +493,9 @@ int bfc_out_dir_take(const char *dir, const char *cmd, int force, int resume, in
                                       "to replace them, or another --out",
                           dir, found);
     }
-    if (!st && !resume) st = bfc_dir_remove(dir, is_run_output); /* a curve alone, if anything */
+    /* a fresh run: a curve alone, if anything; a resumed one: the results it was interrupted
+     * with, older than the checkpoint it continues and rewritten when it ends */
+    if (!st) st = bfc_dir_remove(dir, resume ? is_result_file : is_run_output);
     /* temporaries of killed writers: theirs are gone, since we hold the lock */
     if (!st) st = bfc_dir_remove(dir, bfc_is_temporary);
     if (st) {

@@ -126,8 +126,9 @@ int bfc_problem_load(const bfc_problem *p, bfc_target **t, bfc_data *train, bfc_
  * (result.json, result.csv, checkpoint.bin) are refused unless force, which removes them
  * (and curve.csv) before the run starts, so that a run killed later never leaves an older
  * run's complete-looking result beside its own checkpoint. A curve.csv alone (a run killed
- * before its first checkpoint) is removed. With resume the directory's files are this run's
- * own and stay. Temporaries of killed writers are removed. *lock_fd receives
+ * before its first checkpoint) is removed. With resume the checkpoint and curve are this
+ * run's own and stay; the results it was interrupted with are removed (the resumed run
+ * rewrites them when it ends). Temporaries of killed writers are removed. *lock_fd receives
  * the lock (release with bfc_dir_unlock). BFC_EINVAL (a usage error) with a message naming
  * the files found and --force or --resume; BFC_EIO if the directory cannot be used. */
 int bfc_out_dir_take(const char *dir, const char *cmd, int force, int resume, int *lock_fd);

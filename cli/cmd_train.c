@@ -77,8 +77,8 @@ static int gen_dirs_begin(gen_dirs *g, const char *out, int force)
     if (g->out_exists && !S_ISDIR(sb.st_mode))
         return bfc_fail(BFC_EINVAL, "--out %s exists and is not a directory", g->out);
     int st = bfc_out_dir_check(g->stage);
-    if (!st) st = bfc_dir_lock(g->stage, "bfc gen", &g->lock_stage);
-    if (!st && g->out_exists) st = bfc_dir_lock(g->out, "bfc gen", &g->lock_out);
+    if (!st) st = bfc_dir_lock(g->stage, "bfc gen", 0, &g->lock_stage);
+    if (!st && g->out_exists) st = bfc_dir_lock(g->out, "bfc gen", 0, &g->lock_out);
     if (!st && g->out_exists && bfc_dir_list(g->out, is_foreign, found, sizeof found))
         st = bfc_fail(BFC_EINVAL, "%s holds files that bfc gen did not write (%s): choose another "
                                   "--out",
@@ -475,9 +475,9 @@ int bfc_cmd_train(int argc, char **argv)
         st = bfc_fail(BFC_EINVAL, "--resume continues the run in --out and --force would replace "
                                   "it: give one of them");
     int lock_fd = -1;
+    if (!st && a.tc.resume) st = resume_check(a.p.out_dir);
     if (!st && a.p.out_dir[0])
         st = bfc_out_dir_take(a.p.out_dir, "train", a.p.force, a.tc.resume, &lock_fd);
-    if (!st && a.tc.resume) st = resume_check(a.p.out_dir);
     if (st) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
         bfc_dir_unlock(lock_fd);

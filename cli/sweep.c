@@ -1576,10 +1576,17 @@ static void remove_in(const char *dir, const char *name)
     unlink(p);
 }
 
-/* Start one cell; 0 and r->pid on success, else a status with a message. */
+/* A cell of a killed sweep may still be finishing (its checkpoint, on the SIGTERM it got when
+ * its parent died): its directory is taken over once it has let go, waiting this long. */
+#define CELL_LOCK_WAIT_S 30.0
+
+/* Start one cell; 0 and r->pid on success, else a status with a message. The cell runs
+ * with --force: the sweep owns its cells' directories and starts a failed or interrupted
+ * cell afresh. */
 static int launch(const char *exe, const bfc_sweep_cell *c, const char *dir, char **env, run *r)
 {
-    int st = bfc_mkdir_p(dir);
+    int lock = -1, st = bfc_mkdir_p(dir);
+    if (!st) st = bfc_dir_lock(dir, "bfc sweep", CELL_LOCK_WAIT_S, &lock);
     if (st) return st;
     static const char *const stale[] = {"status.json", "result.csv", "result.json", "curve.csv",
                                         "stdout.json"};
@@ -1588,18 +1595,20 @@ static int launch(const char *exe, const bfc_sweep_cell *c, const char *dir, cha
     for (struct dirent *e = dp ? readdir(dp) : NULL; e; e = readdir(dp))
         if (strstr(e->d_name, ".tmp.")) remove_in(dir, e->d_name);
     if (dp) closedir(dp);
-    char *full = xprintf("%s --json --quiet --out %s\n", c->cmdline, dir);
+    char *full = xprintf("%s --json --quiet --force --out %s\n", c->cmdline, dir);
     char path[4352];
     pjoin(path, sizeof path, dir, "cmd.txt");
     st = bfc_write_file_atomic(path, full, strlen(full));
     free(full);
+    bfc_dir_unlock(lock); /* the cell takes it */
     if (st) return st;
-    char **argv = xrealloc(NULL, sizeof(char *) * (size_t)(c->argc + 7));
+    char **argv = xrealloc(NULL, sizeof(char *) * (size_t)(c->argc + 8));
     int k = 0;
     argv[k++] = "bfc";
     for (int i = 0; i < c->argc; i++) argv[k++] = c->argv[i];
     argv[k++] = "--json";
     argv[k++] = "--quiet";
+    argv[k++] = "--force";
     argv[k++] = "--out";
     argv[k++] = (char *)dir;
     argv[k] = NULL;
@@ -1762,14 +1771,8 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
     int st = bfc_check_writable_dir(cells);
     if (st) return st;
     /* one sweep per output directory at a time */
-    char lock[4200];
-    pjoin(lock, sizeof lock, o->out, ".lock");
-    int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0) return bfc_fail(BFC_EIO, "%s: %s", lock, strerror(errno));
-    if (flock(lock_fd, LOCK_EX | LOCK_NB)) {
-        close(lock_fd);
-        return bfc_fail(BFC_EIO, "another bfc sweep is running in %s", o->out);
-    }
+    int lock_fd = -1;
+    if ((st = bfc_dir_lock(o->out, "bfc sweep", 0, &lock_fd))) return st;
     const int jobs = o->jobs > 0 ? o->jobs : 1;
     const double timeout = o->timeout_s >= 0 ? o->timeout_s : s->timeout_s;
     const double t_start = bfc_wall_seconds();
@@ -1932,7 +1935,7 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
     free(env);
     free(queue);
     free(r);
-    close(lock_fd); /* releases the lock */
+    bfc_dir_unlock(lock_fd);
     if (st) return st;
     return sum->interrupted ? BFC_EINTR : BFC_OK;
 }

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 static int is_dir(const char *p)
@@ -70,7 +71,7 @@ int bfc_check_writable_dir(const char *dir)
     return BFC_OK;
 }
 
-int bfc_dir_lock(const char *dir, const char *who, int *fd)
+int bfc_dir_lock(const char *dir, const char *who, double wait_s, int *fd)
 {
     char path[4096];
     *fd = -1;
@@ -78,7 +79,13 @@ int bfc_dir_lock(const char *dir, const char *who, int *fd)
     if (st) return st;
     int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0) return bfc_fail(BFC_EIO, "cannot lock %s: %s: %s", dir, path, strerror(errno));
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+    int rc = flock(lfd, LOCK_EX | LOCK_NB);
+    for (double waited = 0; rc != 0 && errno == EWOULDBLOCK && waited < wait_s; waited += 0.01) {
+        struct timespec ts = {0, 10000000}; /* 10 ms */
+        nanosleep(&ts, NULL);
+        rc = flock(lfd, LOCK_EX | LOCK_NB);
+    }
+    if (rc != 0) {
         int err = errno;
         char holder[256] = "";
         ssize_t n = err == EWOULDBLOCK ? pread(lfd, holder, sizeof holder - 1, 0) : -1;

@@ -19,9 +19,10 @@ int bfc_check_writable_dir(const char *dir);
 /* One writer per directory: an exclusive lock (flock) on the file dir/.lock, held until
  * bfc_dir_unlock or the end of the process and not inherited by exec'd children. The file
  * records the holder ("pid 1234, bfc train"), so that a process refused is told who holds it.
- * dir must exist. BFC_OK and *fd; BFC_EINVAL when another process holds the lock (the message
- * names dir and the holder); BFC_EIO when the lock file cannot be opened. */
-int bfc_dir_lock(const char *dir, const char *who, int *fd);
+ * dir must exist. Waits up to wait_s seconds for a holder to finish (0: not at all).
+ * BFC_OK and *fd; BFC_EINVAL when another process holds the lock (the message names dir and
+ * the holder); BFC_EIO when the lock file cannot be opened. */
+int bfc_dir_lock(const char *dir, const char *who, double wait_s, int *fd);
 /* Release a lock from bfc_dir_lock (the file stays, empty). A negative fd is a no-op. */
 void bfc_dir_unlock(int fd);
 

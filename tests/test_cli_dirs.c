@@ -113,7 +113,7 @@ Test(cli_dirs, a_run_into_a_directory_in_use_is_refused_naming_the_holder)
 {
     char *dir = bfc_test_tmpdir("bfc-dirs"), args[8192], want[64], g[4200];
     int fd = -1;
-    cr_assert_eq(bfc_dir_lock(dir, "bfc test", &fd), BFC_OK, "%s", bfc_last_error());
+    cr_assert_eq(bfc_dir_lock(dir, "bfc test", 0, &fd), BFC_OK, "%s", bfc_last_error());
     snprintf(want, sizeof want, "pid %ld, bfc test", (long)getpid());
     const char *cmds[] = {"train " SMALL, "fit " DATA, "train " SMALL " --force"};
     for (int c = 0; c < 3; c++) {
@@ -125,7 +125,7 @@ Test(cli_dirs, a_run_into_a_directory_in_use_is_refused_naming_the_holder)
     /* gen holds DIR.tmp, where it writes before renaming it to DIR */
     snprintf(g, sizeof g, "%s/g.tmp", dir);
     cr_assert_eq(mkdir(g, 0777), 0);
-    cr_assert_eq(bfc_dir_lock(g, "bfc test", &fd), BFC_OK, "%s", bfc_last_error());
+    cr_assert_eq(bfc_dir_lock(g, "bfc test", 0, &fd), BFC_OK, "%s", bfc_last_error());
     snprintf(args, sizeof args, "gen " DATA " --out %s/g", dir);
     cr_expect_eq(bfc_run(args), 2, "%s", err_buf);
     cr_expect_not_null(strstr(err_buf, want), "'%s' lacks '%s'", err_buf, want);

@@ -212,7 +212,7 @@ Test(fsutil, a_full_disk_is_named_as_such)
 Test(fsutil, dir_lock_refuses_a_second_holder_and_names_the_first)
 {
     int fd = -1;
-    cr_assert_eq(bfc_dir_lock(scratch, "bfc test", &fd), BFC_OK, "%s", bfc_last_error());
+    cr_assert_eq(bfc_dir_lock(scratch, "bfc test", 0, &fd), BFC_OK, "%s", bfc_last_error());
     cr_assert_geq(fd, 0);
     char want[64];
     snprintf(want, sizeof want, "pid %ld, bfc test", (long)getpid());
@@ -220,7 +220,7 @@ Test(fsutil, dir_lock_refuses_a_second_holder_and_names_the_first)
         pid_t pid = fork();
         cr_assert_neq(pid, -1);
         if (pid == 0) {
-            int fd2 = -1, st = bfc_dir_lock(scratch, "bfc other", &fd2);
+            int fd2 = -1, st = bfc_dir_lock(scratch, "bfc other", 0, &fd2);
             if (round == 0) _exit(st == BFC_EINVAL && fd2 < 0 && strstr(bfc_last_error(), want) &&
                                           strstr(bfc_last_error(), scratch)
                                       ? 0
@@ -234,8 +234,30 @@ Test(fsutil, dir_lock_refuses_a_second_holder_and_names_the_first)
         if (round == 0) bfc_dir_unlock(fd);
     }
     int fd3 = -1;
-    cr_expect_eq(bfc_dir_lock(in_scratch("missing"), "bfc test", &fd3), BFC_EIO);
+    cr_expect_eq(bfc_dir_lock(in_scratch("missing"), "bfc test", 0, &fd3), BFC_EIO);
     cr_expect_not_null(strstr(bfc_last_error(), "missing"), "%s", bfc_last_error());
+}
+
+/* With a wait, a lock held by a process that is finishing is taken once it is released. */
+Test(fsutil, dir_lock_waits_for_a_holder_that_finishes)
+{
+    int fd = -1;
+    cr_assert_eq(bfc_dir_lock(scratch, "bfc test", 0, &fd), BFC_OK, "%s", bfc_last_error());
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(fd); /* the parent's lock lives in this descriptor too until closed */
+        int fd2 = -1;
+        _exit(bfc_dir_lock(scratch, "bfc other", 0, &fd2) == BFC_EINVAL &&
+                      bfc_dir_lock(scratch, "bfc other", 30, &fd2) == BFC_OK
+                  ? 0
+                  : 1);
+    }
+    usleep(200000);
+    bfc_dir_unlock(fd);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the waiting lock was not taken");
 }
 
 Test(fsutil, read_file_names_a_missing_file_and_reads_an_empty_one)
