@@ -44,7 +44,8 @@ static int run_c3(bfc_check_ctx *ctx)
         if (diverged) bfc_check_say(ctx, "%d runs diverged (kept their last finite state)", diverged);
         const double me = bfc_claim_median(e2e, ns), mw = bfc_claim_median(lw, ns);
         bfc_claim_ratios r;
-        const bfc_verdict v = bfc_claim_ratio_grid(&me, &mw, 1, BFC_CLAIM_RATIO, &r);
+        const bfc_verdict v = bfc_claim_ratio_grid(&me, &mw, 1, BFC_CLAIM_RATIO,
+                                                  BFC_CLAIM_LEARNED, &r);
         bfc_check_say(ctx, "criterion: median layerwise error >= %g x median e2e error",
                       BFC_CLAIM_RATIO);
         bfc_check_verdict(ctx, cas, v, "median layerwise %.3g vs e2e %.3g: ratio %.3g (need >= %g)",

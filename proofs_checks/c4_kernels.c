@@ -102,7 +102,8 @@ static int run_c4(bfc_check_ctx *ctx)
                         med_best[g] / med_e2e[g]);
     }
     bfc_claim_ratios r;
-    const bfc_verdict v = bfc_claim_ratio_grid(med_e2e, med_best, ngrid, BFC_CLAIM_RATIO, &r);
+    const bfc_verdict v = bfc_claim_ratio_grid(med_e2e, med_best, ngrid, BFC_CLAIM_RATIO,
+                                                  BFC_CLAIM_LEARNED, &r);
     if (diverged) bfc_check_say(ctx, "%d e2e runs diverged (kept their last finite state)", diverged);
     if (refused) bfc_check_say(ctx, "%d kernel fits refused (see the messages above)", refused);
     bfc_check_say(ctx, "criterion: at every n, median best-kernel error >= %g x median e2e error",

@@ -98,7 +98,8 @@ static int run_c6(bfc_check_ctx *ctx)
             bfc_check_value(ctx, cas, metric, "  median / median e2e", med_m[g] / med_e2e[g]);
         }
         bfc_claim_ratios r;
-        const bfc_verdict v = bfc_claim_ratio_grid(med_e2e, med_m, ngrid, BFC_CLAIM_RATIO, &r);
+        const bfc_verdict v = bfc_claim_ratio_grid(med_e2e, med_m, ngrid, BFC_CLAIM_RATIO,
+                                                  BFC_CLAIM_LEARNED, &r);
         char sum[512];
         int w = snprintf(sum, sizeof sum, "ratio of medians");
         for (int g = 0; g < ngrid && w > 0 && (size_t)w < sizeof sum; g++) {

@@ -63,7 +63,7 @@ double bfc_claim_max(const double *v, int n)
 /* ---- C3, C4, C6 ---- */
 
 bfc_verdict bfc_claim_ratio_grid(const double *e2e_med, const double *other_med, int ng,
-                                 double need, bfc_claim_ratios *r)
+                                 double need, double e2e_max, bfc_claim_ratios *r)
 {
     BFC_ASSERT(ng >= 0 && ng <= BFC_CLAIM_MAX_GRID);
     memset(r, 0, sizeof *r);
@@ -72,6 +72,10 @@ bfc_verdict bfc_claim_ratio_grid(const double *e2e_med, const double *other_med,
     for (int j = 0; j < ng; j++) {
         r->ratio[j] = NAN;
         if (!isfinite(e2e_med[j]) || !isfinite(other_med[j]) || !(e2e_med[j] > 0)) continue;
+        if (e2e_med[j] > e2e_max) {
+            r->unlearned++;
+            continue;
+        }
         r->ratio[j] = other_med[j] / e2e_med[j];
         r->judged++;
         r->held += r->ratio[j] >= need;

@@ -39,20 +39,27 @@ double bfc_claim_max(const double *v, int n);
 
 /* ---- C3, C4, C6: the other method's median error ≥ BFC_CLAIM_RATIO × e2e's ---- */
 #define BFC_CLAIM_RATIO 3.0
+/* A separation is judged only where e2e has learned: at an n where e2e's own median error is
+ * above this (the largest ε of the default n_ε grid, about the top layer's share v_L at
+ * d = 20), every method fails and a ratio of two failures says nothing about the claim. */
+#define BFC_CLAIM_LEARNED 0.1
 
 typedef struct {
     int points;                         /* grid points */
-    int judged;                         /* points where both medians are finite */
+    int judged;                         /* points where both medians are finite and e2e's is
+                                           at most e2e_max */
+    int unlearned;                      /* points left out because e2e's median > e2e_max */
     int held;                           /* judged points with ratio ≥ need */
     double ratio[BFC_CLAIM_MAX_GRID];   /* other / e2e at each point (NaN: not judged) */
     double min_ratio;                   /* smallest judged ratio (NaN if none) */
 } bfc_claim_ratios;
 
 /* At each of the ng grid points, ratio = other_med[j] / e2e_med[j] (medians over seeds of
- * the relative test error at the same n, same data). PASS: ratio ≥ need at every judged
- * point; PARTIAL: at some; FAIL: at none; NA: no point with both medians. */
+ * the relative test error at the same n, same data), judged where both are finite and
+ * e2e_med[j] ≤ e2e_max (BFC_CLAIM_LEARNED). PASS: ratio ≥ need at every judged point;
+ * PARTIAL: at some; FAIL: at none; NA: no point judged. */
 bfc_verdict bfc_claim_ratio_grid(const double *e2e_med, const double *other_med, int ng,
-                                 double need, bfc_claim_ratios *r);
+                                 double need, double e2e_max, bfc_claim_ratios *r);
 
 /* C4's best kernel at one n. err[m * ns + s] is kernel method m's relative test error on
  * seed s (NaN: not run or refused). best[s] = the lowest error over the nm methods on seed

@@ -35,19 +35,26 @@ Test(claims, ratio_grid_passes_only_where_every_measured_n_holds)
     const double e2e[] = {1e-3, 1e-3, 1e-3, NAN};
     bfc_claim_ratios r;
     /* exactly 3x counts as holding; the NaN point is not judged */
-    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){3e-3, 1e-2, 0.1, 1.0}, 4, 3.0, &r),
+    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){3e-3, 1e-2, 0.1, 1.0}, 4, 3.0, 1.0, &r),
                  BFC_VERDICT_PASS);
     cr_assert_eq(r.judged, 3);
     cr_assert(isnan(r.ratio[3]));
     cr_assert_float_eq(r.min_ratio, 3.0, 1e-12);
-    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){2e-3, 1e-2, NAN, 1}, 4, 3.0, &r),
+    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){2e-3, 1e-2, NAN, 1}, 4, 3.0, 1.0, &r),
                  BFC_VERDICT_PARTIAL);
     cr_assert_eq(r.held, 1);
     cr_assert_eq(r.judged, 2);
-    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){1e-3, 2e-3, 2.9e-3, 1}, 4, 3.0, &r),
+    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){1e-3, 2e-3, 2.9e-3, 1}, 4, 3.0, 1.0, &r),
                  BFC_VERDICT_FAIL);
-    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){NAN, NAN, NAN, 1}, 4, 3.0, &r),
+    cr_assert_eq(bfc_claim_ratio_grid(e2e, (double[]){NAN, NAN, NAN, 1}, 4, 3.0, 1.0, &r),
                  BFC_VERDICT_NA);
+    /* where e2e has not learned (its median above e2e_max) a ratio is not judged */
+    const double fails_low[] = {0.3, 1e-3};
+    cr_assert_eq(bfc_claim_ratio_grid(fails_low, (double[]){0.5, 1e-2}, 2, 3.0, 0.1, &r),
+                 BFC_VERDICT_PASS);
+    cr_assert_eq(r.unlearned, 1);
+    cr_assert_eq(r.judged, 1);
+    cr_assert(isnan(r.ratio[0]));
 }
 
 Test(claims, best_kernel_is_chosen_per_seed_by_test_error_and_skips_unmeasured)
