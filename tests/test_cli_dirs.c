@@ -1,8 +1,9 @@
 /* test_cli_dirs.c: the output directories of bfc train, fit and gen: one run per directory at
  * a time (the second is told who holds it), another run's results are never overwritten or
- * mixed with a new run's unless --force, --resume continues its own run only, and a
- * directory written by gen is complete or absent. */
+ * mixed with a new run's unless --force, --resume continues its own run only, a directory
+ * written by gen is complete or absent, and the sweep takes over its killed cells. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -182,4 +183,47 @@ Test(cli_dirs, gen_on_a_full_disk_names_the_reason_and_leaves_no_directory)
     cr_expect_not_null(strstr(err, strerror(EFBIG)), "'%s' does not name the reason", err);
     cr_expect_null(strstr(err, strerror(EIO)), "%s", err);
     cr_expect(!exists(dir, "g") && !exists(dir, "g.tmp"), "gen left a partial directory");
+}
+
+/* The sweep owns its cells' directories: a cell whose earlier run was killed (its checkpoint
+ * left, its status gone) is run again afresh (the sweep passes --force), and a second sweep
+ * into a directory in use is refused naming the holder. */
+Test(cli_dirs, a_sweep_reruns_a_killed_cell_and_refuses_a_directory_in_use)
+{
+    static const char config[] =
+        "{\"targets\": [{\"name\": \"T\", \"d\": 4, \"L\": 3, \"n_ref\": 2000, \"n_test\": 200}],"
+        " \"methods\": [{\"name\": \"e2e\", \"command\": \"train\", \"args\": {\"steps\": 50,"
+        " \"batch\": 32, \"eval_every\": 50}}], \"n\": [64], \"seeds\": [0]}\n";
+    char *dir = bfc_test_tmpdir("bfc-dirs"), cfg[1024], out[1024], args[4096], cell[1400];
+    snprintf(cfg, sizeof cfg, "%s/tiny.json", dir);
+    snprintf(out, sizeof out, "%s/s", dir);
+    cr_assert_eq(bfc_write_file_atomic(cfg, config, strlen(config)), BFC_OK);
+    snprintf(args, sizeof args, "sweep %s --out %s --quiet", cfg, out);
+    cr_assert_eq(bfc_run(args), 0, "%s", err_buf);
+    char cells[1100], list[256];
+    snprintf(cells, sizeof cells, "%s/cells", out);
+    DIR *d = opendir(cells);
+    cr_assert_not_null(d);
+    list[0] = '\0';
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') snprintf(list, sizeof list, "%s", e->d_name);
+    closedir(d);
+    cr_assert(list[0], "no cell in %s", cells);
+    snprintf(cell, sizeof cell, "%s/%s", cells, list);
+    /* as a run killed after its first checkpoint leaves it */
+    char path[1500];
+    snprintf(path, sizeof path, "%s/status.json", cell);
+    cr_assert_eq(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/checkpoint.bin", cell);
+    cr_assert_eq(bfc_write_file_atomic(path, "partial", 7), BFC_OK);
+    cr_expect_eq(bfc_run(args), 0, "the killed cell was not rerun: %s", err_buf);
+    cr_expect(exists(cell, "status.json") && exists(cell, "result.json") &&
+              !exists(cell, "checkpoint.bin"));
+    int fd = -1;
+    char want[64];
+    cr_assert_eq(bfc_dir_lock(out, "bfc test", 0, &fd), BFC_OK, "%s", bfc_last_error());
+    snprintf(want, sizeof want, "pid %ld, bfc test", (long)getpid());
+    cr_expect_neq(bfc_run(args), 0);
+    cr_expect_not_null(strstr(err_buf, want), "'%s' lacks '%s'", err_buf, want);
+    bfc_dir_unlock(fd);
 }
