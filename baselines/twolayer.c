@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "optim.h"
 #include "rng.h"
 
 #define EVAL_CHUNK 1024 /* rows per forward call when predicting */
@@ -18,10 +19,8 @@ void bfc_twolayer_defaults(bfc_twolayer_config *c)
     c->width = 1024;
     c->steps = 6000;
     c->batch = 256;
-    c->lr = 1e-3;
-    c->beta1 = 0.9;
-    c->beta2 = 0.999;
-    c->eps = 1e-8;
+    bfc_optim_defaults(&c->opt);
+    c->opt.lr = 1e-3;
     c->a_scale = 0.1;
     c->standardize = 1;
     c->eval_every = 500;
@@ -37,10 +36,8 @@ int bfc_twolayer_validate(const bfc_twolayer_config *c)
         return bfc_fail(BFC_EINVAL, "two-layer steps must be >= 1 (got %d)", c->steps);
     if (c->batch < 1 || c->batch > 65536)
         return bfc_fail(BFC_EINVAL, "two-layer batch must be in 1..65536 (got %d)", c->batch);
-    if (!(c->lr > 0) || !isfinite(c->lr))
-        return bfc_fail(BFC_EINVAL, "two-layer lr must be positive and finite (got %g)", c->lr);
-    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0))
-        return bfc_fail(BFC_EINVAL, "two-layer Adam needs beta1, beta2 in [0, 1) and eps > 0");
+    int st = bfc_optim_validate(&c->opt, "two-layer ");
+    if (st) return st;
     if (!(c->a_scale >= 0) || !isfinite(c->a_scale))
         return bfc_fail(BFC_EINVAL, "two-layer a_scale must be >= 0 (got %g)", c->a_scale);
     if (c->eval_every < 1)
@@ -118,7 +115,7 @@ int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const 
 {
     const double t0 = bfc_wall_seconds();
     memset(res, 0, sizeof *res);
-    res->test_error = res->train_error = res->final_loss = NAN;
+    res->test_error = res->test_error_bulk = res->train_error = res->final_loss = NAN;
     int st = bfc_twolayer_validate(c);
     if (st) return st;
     if (!train || !test || train->d != test->d || train->d < 1)
@@ -132,19 +129,20 @@ int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const 
     res->n_params = np;
     res->step_flops = 4.0 * B * m * d + 8.0 * B * m + 12.0 * (double)np;
 
-    /* one block: theta, grad, Adam moments; then batch buffers */
-    double *block = bfc_alloc_d(4 * np);
+    /* one block: theta, grad; then the optimiser's state, batch buffers */
+    double *block = bfc_alloc_d(2 * np);
     double *work = bfc_alloc_d((size_t)rows * (m + 1));
     double *Xb = bfc_alloc_d((size_t)B * d), *yb = bfc_alloc_d((size_t)B);
     int nmax = train->n > test->n ? train->n : test->n;
     double *pred = bfc_alloc_d((size_t)nmax);
-    size_t *perm = malloc(sizeof(size_t) * (size_t)n);
-    gsl_rng *ri = bfc_rng_new(c->seed, BFC_STREAM_INIT), *rb = bfc_rng_new(c->seed, BFC_STREAM_BATCH);
-    if (!block || !work || !Xb || !yb || !pred || !perm || !ri || !rb) {
+    gsl_rng *ri = bfc_rng_new(c->seed, BFC_STREAM_INIT);
+    bfc_optim o = {0};
+    bfc_batcher bat = {0};
+    if (!block || !work || !Xb || !yb || !pred || !ri) {
         st = bfc_fail(BFC_ENOMEM, "two-layer: out of memory for width %d (%zu parameters)", m, np);
         goto out;
     }
-    double *theta = block, *grad = block + np, *m1 = block + 2 * np, *m2 = block + 3 * np;
+    double *theta = block, *grad = block + np;
     bfc_rng_normal(ri, theta, (size_t)m * d, sqrt(2.0 / d));
     bfc_rng_normal(ri, theta + (size_t)m * d + m, (size_t)m, c->a_scale / sqrt((double)m));
 
@@ -161,43 +159,32 @@ int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const 
             goto out;
         }
     }
+    if ((st = bfc_optim_init(&o, &c->opt, np, theta)) ||
+        (st = bfc_batcher_init(&bat, (size_t)n, c->seed)))
+        goto out;
 
-    for (size_t i = 0; i < (size_t)n; i++) perm[i] = i;
-    gsl_ran_shuffle(rb, perm, (size_t)n, sizeof(size_t));
-    size_t cursor = 0;
-    double train_s = 0.0, loss_acc = 0.0;
+    const bfc_range all = {0, np};
+    double train_s = 0.0, loss_acc = 0.0, loss0 = NAN;
     int loss_cnt = 0;
-    for (long s = 0; s < c->steps; s++) {
+    long s;
+    for (s = 0; s < c->steps; s++) {
         const double ts = bfc_wall_seconds();
-        for (int b = 0; b < B; b++) {
-            if (cursor == (size_t)n) {
-                gsl_ran_shuffle(rb, perm, (size_t)n, sizeof(size_t));
-                cursor = 0;
-            }
-            size_t i = perm[cursor++];
-            memcpy(Xb + (size_t)b * d, train->X + i * d, sizeof(double) * (size_t)d);
-            yb[b] = (train->y[i] - mu) / sd;
-        }
-        double loss = bfc_twolayer_loss_grad(theta, d, m, Xb, yb, B, grad, work);
-        if (!isfinite(loss)) {
+        bfc_batch_next(&bat, train, B, Xb, yb);
+        for (int b = 0; b < B; b++) yb[b] = (yb[b] - mu) / sd;
+        const double loss = bfc_twolayer_loss_grad(theta, d, m, Xb, yb, B, grad, work);
+        if (s == 0) loss0 = loss;
+        if (bfc_loss_diverged(loss, loss0)) {
+            bfc_optim_revert(&o, theta);
             res->diverged = 1;
             st = bfc_fail(BFC_EDIVERGED,
-                          "two-layer network diverged at step %ld of %d (loss %g); try a smaller "
+                          "two-layer network diverged at step %ld of %d (loss %g, first %g); the "
+                          "errors are those of the parameters before that step; try a smaller "
                           "lr (now %g, e.g. %g)",
-                          s, c->steps, loss, c->lr, c->lr / 10);
+                          s, c->steps, loss, loss0, c->opt.lr, c->opt.lr / 10);
             snprintf(res->message, sizeof res->message, "%s", bfc_last_error());
-            res->steps = s;
-            goto out;
+            break;
         }
-        const double lrate = c->lr * 0.5 * (1.0 + cos(M_PI * (double)s / (double)c->steps));
-        const double b1 = c->beta1, b2 = c->beta2;
-        const double c1 = 1.0 - pow(b1, (double)(s + 1)), c2 = 1.0 - pow(b2, (double)(s + 1));
-        for (size_t i = 0; i < np; i++) {
-            double g = grad[i];
-            m1[i] = b1 * m1[i] + (1.0 - b1) * g;
-            m2[i] = b2 * m2[i] + (1.0 - b2) * g * g;
-            theta[i] -= lrate * (m1[i] / c1) / (sqrt(m2[i] / c2) + c->eps);
-        }
+        bfc_optim_update(&o, theta, grad, &all, 1, bfc_optim_lr(&c->opt, s, c->steps), s + 1);
         train_s += bfc_wall_seconds() - ts;
         loss_acc += loss;
         loss_cnt++;
@@ -216,26 +203,28 @@ int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const 
             }
         }
     }
-    res->steps = c->steps;
+    /* diverged at step s: the parameters are those after s − 1 updates */
+    res->steps = st ? (s > 0 ? s - 1 : 0) : c->steps;
     res->train_s = train_s;
-    res->us_per_step = 1e6 * train_s / (double)c->steps;
+    res->us_per_step = s > 0 ? 1e6 * train_s / (double)s : 0.0;
     predict(theta, d, m, test->X, test->n, mu, sd, pred, work);
     res->test_error = bfc_relative_error(pred, test->g, test->n);
+    res->test_error_bulk = bfc_relative_error_bulk(pred, test->g, test->n, BFC_BULK_KEEP);
     predict(theta, d, m, train->X, train->n, mu, sd, pred, work);
     res->train_error = bfc_relative_error(pred, train->g, train->n);
-    if (!isfinite(res->test_error)) {
+    if (!st && !isfinite(res->test_error)) {
         st = bfc_fail(BFC_ENUMERIC, "two-layer: the test predictions are not finite");
         snprintf(res->message, sizeof res->message, "%s", bfc_last_error());
     }
 out:
     if (ri) gsl_rng_free(ri);
-    if (rb) gsl_rng_free(rb);
+    bfc_optim_free(&o);
+    bfc_batcher_free(&bat);
     bfc_free(block);
     bfc_free(work);
     bfc_free(Xb);
     bfc_free(yb);
     bfc_free(pred);
-    free(perm);
     res->wall_s = bfc_wall_seconds() - t0;
     return st;
 }

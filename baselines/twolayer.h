@@ -1,7 +1,8 @@
 /* twolayer.h: the two-layer network baseline of SPEC §3, a wide ReLU network
  *   f(x) = Σ_i a_i relu(w_iᵀx + b_i) + c     (i = 1..m)
  * trained end to end on the same data with Adam (cosine decay to 0) on minibatches, for a
- * given number of steps. Hand-written forward and backward over BLAS; all parameters in one
+ * given number of steps, by the optimiser and batcher of optim.h, which stops it by the same
+ * divergence rule as the learner. Hand-written forward and backward over BLAS; all parameters in one
  * vector laid out [W (m × d) | b (m) | a (m) | c]. Init: w_i ~ N(0, 2/d) (He), b = 0,
  * a_i ~ N(0, a_scale²/m) (small), c = 0. Labels are standardised on the training set (the
  * network fits (y − mean)/sd; predictions are mapped back), so lr means the same for any
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optim.h"
 #include "target.h"
 
 typedef struct {
@@ -19,8 +21,8 @@ typedef struct {
     int steps;                /* Adam steps (6000 = the learner's budget at L = 3: 3000 per
                                  stage, two stages) */
     int batch;                /* minibatch size (256) */
-    double lr;                /* peak learning rate (1e-3), cosine decay to 0 over steps */
-    double beta1, beta2, eps; /* Adam (0.9, 0.999, 1e-8) */
+    bfc_optim_config opt;     /* Adam (0.9, 0.999, 1e-8), peak lr 1e-3, cosine decay to 0
+                                 over steps, no clipping */
     double a_scale;           /* output weights N(0, a_scale²/m) (0.1) */
     int standardize;          /* 1: fit standardised labels (default 1) */
     int eval_every;           /* progress lines every N steps (500) */
@@ -30,15 +32,16 @@ typedef struct {
 
 typedef struct {
     double test_error;   /* relative test error against test->g (SPEC §4) */
+    double test_error_bulk; /* the same on the central BFC_BULK_KEEP of G* */
     double train_error;  /* relative error on the training set against train->g */
     double final_loss;   /* mean minibatch loss of the last eval_every steps (fitted units) */
-    long steps;          /* steps done */
+    long steps;          /* steps whose update the parameters hold */
     double wall_s;       /* seconds in bfc_twolayer_fit */
     double train_s;      /* seconds inside the training steps */
     double us_per_step;  /* train_s / steps, microseconds */
     double step_flops;   /* floating-point operations of one step */
     size_t n_params;
-    int diverged;        /* 1: stopped on a non-finite loss */
+    int diverged;        /* 1: stopped by the divergence rule of optim.h */
     char message[256];   /* why training stopped early, or "" */
 } bfc_twolayer_result;
 
@@ -47,7 +50,8 @@ void bfc_twolayer_defaults(bfc_twolayer_config *c);
 int bfc_twolayer_validate(const bfc_twolayer_config *c);
 
 /* Train on train (train->y), evaluate on test (test->g, the clean target). Returns BFC_OK,
- * BFC_EDIVERGED (res->message says where and suggests a smaller lr; res->test_error is NaN),
+ * BFC_EDIVERGED (res->message says where and suggests a smaller lr; the errors are measured
+ * on the parameters before the step that broke the rule),
  * BFC_EINVAL (bad configuration or data), BFC_ENOMEM. */
 int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const bfc_data *test,
                      bfc_twolayer_result *res);

@@ -66,21 +66,20 @@ static const char *const ours_desc[2] = {"bfc f64", "bfc f32"};
 typedef struct {
     bfc_learner *lr;
     const double *X, *y;
-    double *theta, *theta0, *grad, *m1, *m2;
-    size_t np, off, len;
+    double *theta, *theta0, *grad;
+    bfc_optim o; /* Adam at ADAM_LR etc., as bfc_train's default */
+    bfc_range part;
+    size_t np;
     int L;
     long s; /* Adam step counter since the last reset */
 } stepper;
 
-/* The Adam update of src/train.c (bfc_adam_update, no clipping), cosine decay over
- * STAGE_STEPS. */
+/* The update of bfc_train (optim.h: Adam, no clipping), cosine decay over STAGE_STEPS
+ * (restarting after each STAGE_STEPS, so that long timing samples keep a stage's rates). */
 static void adam_update(stepper *st)
 {
-    const long s = st->s % STAGE_STEPS;
-    const double lrate = ADAM_LR * 0.5 * (1.0 + cos(M_PI * (double)s / (double)STAGE_STEPS));
-    const size_t o = st->off;
-    bfc_adam_update(st->theta + o, st->grad + o, st->m1 + o, st->m2 + o, st->len, 1.0, lrate,
-                    ADAM_B1, ADAM_B2, ADAM_EPS, st->s + 1);
+    const double lrate = bfc_optim_lr(&st->o.c, st->s % STAGE_STEPS, STAGE_STEPS);
+    bfc_optim_update(&st->o, st->theta, st->grad, &st->part, 1, lrate, st->s + 1);
     st->s++;
 }
 
@@ -94,8 +93,7 @@ static double step(stepper *st)
 static void reset(stepper *st)
 {
     memcpy(st->theta, st->theta0, sizeof(double) * st->np);
-    memset(st->m1, 0, sizeof(double) * st->np);
-    memset(st->m2, 0, sizeof(double) * st->np);
+    bfc_optim_reset(&st->o);
     st->s = 0;
 }
 
@@ -120,7 +118,8 @@ typedef struct {
 
 static void stepper_free(stepper *st)
 {
-    bfc_free(st->theta0), bfc_free(st->grad), bfc_free(st->m1), bfc_free(st->m2);
+    bfc_free(st->theta0), bfc_free(st->grad);
+    bfc_optim_free(&st->o);
     bfc_learner_free(st->lr);
 }
 
@@ -147,12 +146,16 @@ static int stepper_new(lsetup *c, const lcase *lc, int precision, stepper *st)
     st->L = lc->L;
     st->np = bfc_learner_nparams(st->lr);
     st->theta = bfc_learner_params(st->lr);
-    bfc_learner_slice(st->lr, 2, lc->L, &st->off, &st->len);
+    bfc_learner_slice(st->lr, 2, lc->L, &st->part.off, &st->part.len);
     st->theta0 = bfc_alloc_d(st->np);
     st->grad = bfc_alloc_d(st->np);
-    st->m1 = bfc_alloc_d(st->np);
-    st->m2 = bfc_alloc_d(st->np);
-    if (!st->theta0 || !st->grad || !st->m1 || !st->m2) {
+    bfc_optim_config oc;
+    bfc_optim_defaults(&oc);
+    oc.lr = ADAM_LR;
+    oc.beta1 = ADAM_B1;
+    oc.beta2 = ADAM_B2;
+    oc.eps = ADAM_EPS;
+    if (!st->theta0 || !st->grad || bfc_optim_init(&st->o, &oc, st->np, st->theta)) {
         bfc_fail(BFC_ENOMEM, "out of memory");
         return -1;
     }

@@ -511,6 +511,7 @@ int bfc_exit_status(int st)
     case BFC_OK: return 0;
     case BFC_EINVAL:
     case BFC_ENOMEM: return 2;
+    case BFC_EDIVERGED: return 3;
     case BFC_EINTR: return 130;
     default: return 1;
     }
@@ -532,6 +533,12 @@ void bfc_result_csv_row(bfc_result_csv *w, const char *metric, double value)
 {
     fprintf(w->f, "%s,%d,%d,%d,%llu,%s,%.10g\n", w->method, w->d, w->L, w->n,
             (unsigned long long)w->seed, metric, value);
+}
+
+void bfc_result_csv_status(bfc_result_csv *w, const char *status)
+{
+    fprintf(w->f, "%s,%d,%d,%d,%llu,status,%s\n", w->method, w->d, w->L, w->n,
+            (unsigned long long)w->seed, status);
 }
 
 int bfc_result_csv_commit(bfc_result_csv *w)

@@ -146,7 +146,8 @@ int bfc_dir_remove(const char *dir, int (*match)(const char *name));
 int bfc_is_temporary(const char *name);
 
 /* The exit status of a command for a status code: 0 ok, 2 usage errors (BFC_EINVAL) and
- * runs refused for memory (BFC_ENOMEM), 130 interrupted, 1 other failures. */
+ * runs refused for memory (BFC_ENOMEM), 3 training diverged (BFC_EDIVERGED; the results
+ * are written, marked "diverged"), 130 interrupted, 1 other failures. */
 int bfc_exit_status(int st);
 
 /* ---- results ---- */
@@ -165,6 +166,9 @@ typedef struct {
 int bfc_result_csv_open(bfc_result_csv *w, const char *path, const char *method,
                         const bfc_target_config *c, int n, uint64_t seed);
 void bfc_result_csv_row(bfc_result_csv *w, const char *metric, double value);
+/* The run's status as a row of its own: metric "status", value the status word of
+ * bfc_status_name ("ok", "diverged", "interrupted", ...); every result.csv has one. */
+void bfc_result_csv_status(bfc_result_csv *w, const char *status);
 int bfc_result_csv_commit(bfc_result_csv *w);
 
 /* ---- signals ---- */

@@ -153,12 +153,13 @@ static int kernel_from_args(const fit_args *a, int d, bfc_kernel *k)
 }
 
 static int write_result_csv(const char *path, const char *method, const bfc_target_config *c,
-                            int n, uint64_t seed, const char *const *names, const double *vals,
-                            int nv)
+                            int n, uint64_t seed, const char *status, const char *const *names,
+                            const double *vals, int nv)
 {
     bfc_result_csv w;
     int st = bfc_result_csv_open(&w, path, method, c, n, seed);
     if (st) return st;
+    bfc_result_csv_status(&w, status);
     for (int i = 0; i < nv; i++) bfc_result_csv_row(&w, names[i], vals[i]);
     return bfc_result_csv_commit(&w);
 }
@@ -187,8 +188,8 @@ static void summary_head(bfc_jw *j, const fit_args *a, const char *kname, const 
 
 /* Write result.json / result.csv under --out and the summary on stdout with --json. */
 static int finish_outputs(const fit_args *a, bfc_jw *j, const char *method,
-                          const bfc_target_config *c, int n, const char *const *names,
-                          const double *vals, int nv)
+                          const bfc_target_config *c, int n, const char *status,
+                          const char *const *names, const double *vals, int nv)
 {
     int st = BFC_OK;
     if (a->p.out_dir[0]) {
@@ -196,7 +197,7 @@ static int finish_outputs(const fit_args *a, bfc_jw *j, const char *method,
         st = bfc_path_join(path, sizeof path, a->p.out_dir, "result.json");
         if (!st) st = bfc_jw_write_file(j, path);
         if (!st) st = bfc_path_join(path, sizeof path, a->p.out_dir, "result.csv");
-        if (!st) st = write_result_csv(path, method, c, n, a->p.seed, names, vals, nv);
+        if (!st) st = write_result_csv(path, method, c, n, a->p.seed, status, names, vals, nv);
         if (st) fprintf(stderr, "bfc fit: %s\n", bfc_last_error());
     }
     if (a->p.json) printf("%s\n", j->buf);
@@ -222,18 +223,18 @@ static int twolayer_choose_lr(bfc_twolayer_config *tc, const bfc_data *train, in
     tc->progress = 0;
     for (int i = 0; i < TWOLAYER_NLR; i++) {
         bfc_twolayer_result r;
-        tc->lr = twolayer_lrs[i];
+        tc->opt.lr = twolayer_lrs[i];
         int st = bfc_twolayer_fit(tc, &fit, &val, &r);
         if (st && st != BFC_EDIVERGED) return st;
         val_err[i] = st ? NAN : r.test_error;
-        bfc_note(quiet, "bfc fit: twolayer lr %g: validation error %.4g\n", tc->lr, val_err[i]);
+        bfc_note(quiet, "bfc fit: twolayer lr %g: validation error %.4g\n", tc->opt.lr, val_err[i]);
         if (!st && (best < 0 || val_err[i] < val_err[best])) best = i;
     }
     tc->progress = progress;
     if (best < 0)
         return bfc_fail(BFC_EDIVERGED, "--method twolayer diverged at every learning rate of the "
                                        "grid; give a smaller --lr");
-    tc->lr = twolayer_lrs[best];
+    tc->opt.lr = twolayer_lrs[best];
     return BFC_OK;
 }
 
@@ -248,6 +249,7 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_seqk_model *sk = NULL;
     bfc_twolayer_result tr;
     memset(&tr, 0, sizeof tr);
+    tr.test_error = tr.test_error_bulk = tr.train_error = NAN; /* measured only if trained */
     double chosen_lr = NAN, lr_val[TWOLAYER_NLR];
     for (int i = 0; i < TWOLAYER_NLR; i++) lr_val[i] = NAN;
     int seq = a->kind == FIT_SEQKERNEL, entk = a->kind == FIT_ENTK;
@@ -282,9 +284,9 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
         tc.steps = a->steps ? a->steps : 3000 * (c->L - 1);
         if (a->width) tc.width = a->width;
         st = bfc_twolayer_validate(&tc);
-        if (!st && a->lr > 0) tc.lr = a->lr;
+        if (!st && a->lr > 0) tc.opt.lr = a->lr;
         else if (!st) st = twolayer_choose_lr(&tc, train, a->p.quiet, lr_val);
-        chosen_lr = tc.lr;
+        chosen_lr = tc.opt.lr;
         if (!st) st = bfc_twolayer_fit(&tc, train, test, &tr);
         err = tr.test_error;
         if (st == BFC_EDIVERGED) fprintf(stderr, "bfc fit: %s\n", tr.message);
@@ -300,8 +302,11 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     bfc_jw j;
     bfc_jw_init(&j);
     bfc_jw_obj_begin(&j);
-    double bulk = st ? NAN : bfc_relative_error_bulk(pred, test->g, test->n, BFC_BULK_KEEP);
-    summary_head(&j, a, NULL, t, train->n, test->n, st ? bfc_status_name(st) : "ok", err, bulk);
+    /* twolayer predicts inside bfc_twolayer_fit; the others into pred */
+    double bulk = !entk && !seq ? tr.test_error_bulk
+                  : st          ? NAN
+                                : bfc_relative_error_bulk(pred, test->g, test->n, BFC_BULK_KEEP);
+    summary_head(&j, a, NULL, t, train->n, test->n, bfc_status_name(st), err, bulk);
     if (entk) {
         bfc_jw_kv_num(&j, "ridge", er.ridge);
         bfc_jw_kv_num(&j, "ridge_relative", er.ridge_relative);
@@ -343,11 +348,12 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     const char *names[] = {"test_error", "test_error_bulk", "wall_s", "peak_rss_bytes",
                            "feature_error_2"};
     double vals[] = {err, bulk, wall, (double)bfc_peak_rss_bytes(), fe[2]};
-    int w = finish_outputs(a, &j, a->method, c, train->n, names, vals, seq && c->L > 2 ? 5 : 4);
+    int w = finish_outputs(a, &j, a->method, c, train->n, bfc_status_name(st), names, vals,
+                           seq && c->L > 2 ? 5 : 4);
     bfc_jw_free(&j);
     bfc_seqk_free(sk);
     bfc_free(pred);
-    return st || w ? 1 : 0;
+    return w ? 1 : bfc_exit_status(st);
 }
 
 /* The defaults of bfc fit's arguments. */
@@ -419,9 +425,13 @@ int bfc_cmd_fit(int argc, char **argv)
                "in memory is refused before allocating, with the largest n that fits.\n\n"
                "methods:\n");
         bfc_fit_methods_print(stdout);
-        printf("\nWith --out DIR: DIR/result.csv (long format) and DIR/result.json; a DIR that\n"
-               "holds another run's results is refused unless --force, and one run at a time\n"
-               "writes in a DIR.\n\noptions:\n");
+        printf("\nWith --out DIR: DIR/result.csv (long format, with a status row) and\n"
+               "DIR/result.json; a DIR that holds another run's results is refused unless\n"
+               "--force, and one run at a time writes in a DIR. twolayer stops when a minibatch\n"
+               "loss is not finite or above 1e6 times the first (status diverged, errors of\n"
+               "the parameters before that step).\n\n"
+               "Exit status: 0 finished, 1 failed, 2 usage error or a run that cannot fit in\n"
+               "memory, 3 diverged (twolayer).\n\noptions:\n");
         bfc_opt_print(stdout, tables);
         return 0;
     }
@@ -549,7 +559,7 @@ int bfc_cmd_fit(int argc, char **argv)
     const char *names[] = {"test_error", "test_error_bulk", "ridge", "wall_s", "peak_rss_bytes",
                            "bandwidth2"};
     double vals[] = {err, bulk, r->ridge, wall, (double)bfc_peak_rss_bytes(), r->bandwidth2};
-    st = finish_outputs(&a, &j, method, c, train.n, names, vals, has_bw ? 6 : 5);
+    st = finish_outputs(&a, &j, method, c, train.n, "ok", names, vals, has_bw ? 6 : 5);
     bfc_jw_free(&j);
     bfc_krr_free(model);
     bfc_free(pred);

@@ -198,7 +198,6 @@ typedef struct {
     bfc_problem p;
     bfc_learner_config lc;
     bfc_train_config tc;
-    int lr_set;
 } train_args;
 
 /* the problem's options are stored by their offsets in bfc_problem */
@@ -212,11 +211,12 @@ static const bfc_opt train_opts[] = {
     {"batch", 1, "B", "minibatch size (default 256)", BFC_OPT_I(A, tc.batch, 1, 65536)},
     {"optimizer", 1, "O", "adam (default) or sgd (with momentum)", BFC_OPT_CB},
     {"lr", 1, "ETA", "peak learning rate (default 3e-3 for adam, 1e-2 for sgd)",
-     BFC_OPT_D(A, tc.lr, 1e-12, 1e3), BFC_OPT_GIVEN(A, lr_set)},
-    {"momentum", 1, "MU", "SGD momentum (default 0.9)", BFC_OPT_D(A, tc.momentum, 0, 0.999999)},
+     BFC_OPT_D(A, tc.opt.lr, 1e-12, 1e3)},
+    {"momentum", 1, "MU", "SGD momentum (default 0.9)",
+     BFC_OPT_D(A, tc.opt.momentum, 0, 0.999999)},
     {"no-cosine", 0, "", "constant learning rate instead of cosine decay within each stage", BFC_OPT_CB},
     {"clip", 1, "C", "clip the gradient's global norm to C (default 0 = off)",
-     BFC_OPT_D(A, tc.clip, 0, 1e12)},
+     BFC_OPT_D(A, tc.opt.clip, 0, 1e12)},
     {"clamp", 1, "B", "clamp every sigma input of the learner to [-B, B] (default 0 = off)",
      BFC_OPT_D(A, lc.clamp, 0, 1e12)},
     {"lambda-tie", 1, "X", "weight of the tie |K^T K - W^T W|^2 (default 1)",
@@ -250,14 +250,9 @@ static int train_opt(void *ctx, const char *name, const char *val)
     if (r > 0) return BFC_OK;
     bfc_train_config *t = &a->tc;
     if (!strcmp(name, "schedule")) return bfc_schedule_parse(val, &t->schedule, &t->depth);
-    if (!strcmp(name, "optimizer")) {
-        if (!strcmp(val, "adam")) t->optimizer = BFC_OPT_ADAM;
-        else if (!strcmp(val, "sgd")) t->optimizer = BFC_OPT_SGD;
-        else return bfc_fail(BFC_EINVAL, "--optimizer must be adam or sgd (got '%s')", val);
-        return BFC_OK;
-    }
+    if (!strcmp(name, "optimizer")) return bfc_optim_parse(val, &t->opt.kind);
     if (!strcmp(name, "no-cosine")) {
-        t->cosine = 0;
+        t->opt.cosine = 0;
         return BFC_OK;
     }
     if (!strcmp(name, "precision")) return bfc_precision_parse(val, &a->lc.precision);
@@ -275,12 +270,13 @@ typedef struct {
     int failed;
 } curve_ctx;
 
+/* failed: whether the latest save failed (a later one that succeeds clears it) */
 static void curve_save(void *ctx)
 {
     curve_ctx *c = ctx;
     if (!c->f) return;
     fflush(c->f);
-    if (bfc_write_file_atomic(c->path, c->buf, c->len)) c->failed = 1;
+    c->failed = bfc_write_file_atomic(c->path, c->buf, c->len) != BFC_OK;
 }
 
 static void curve_log(const bfc_train_point *pt, void *ctx)
@@ -310,8 +306,12 @@ static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
     bfc_jw_kv_int(j, "n_test", n_test);
     bfc_jw_kv_int(j, "seed", (long long)a->p.seed);
     bfc_jw_kv_int(j, "target_seed", (long long)c->seed);
-    bfc_jw_kv_str(j, "status", status == BFC_OK ? "ok" : bfc_status_name(status));
+    bfc_jw_kv_str(j, "status", bfc_status_name(status));
     if (r->message[0]) bfc_jw_kv_str(j, "message", r->message);
+    if (r->ckpt_failed) {
+        bfc_jw_kv_int(j, "checkpoint_failures", r->ckpt_failed);
+        bfc_jw_kv_str(j, "checkpoint_error", r->ckpt_error);
+    }
     bfc_jw_kv_num(j, "test_error", r->test_error);
     bfc_jw_kv_num(j, "test_error_bulk", r->test_error_bulk);
     if (c->task == BFC_TASK_CLASSIFICATION) bfc_jw_kv_num(j, "class_error", r->class_error);
@@ -321,20 +321,33 @@ static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
     bfc_jw_num_array(j, sh, (size_t)(c->L - 1));
     bfc_jw_key(j, "feature_error");
     bfc_jw_num_array(j, r->feature_error + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
+    /* one entry per planned stage; a stage not finished is null (nothing was measured) */
+    bfc_jw_key(j, "stage_top");
+    bfc_jw_int_array(j, r->stage_top, (size_t)r->n_stages);
+    bfc_jw_kv_int(j, "stages_done", r->stages_done);
     bfc_jw_key(j, "feature_error_end_of_stage");
     bfc_jw_arr_begin(j);
-    for (int s = 0; s < r->n_stages; s++)
-        bfc_jw_num_array(j, r->fe_end_of_stage[s] + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
+    for (int s = 0; s < r->n_stages; s++) {
+        if (s < r->stages_done)
+            bfc_jw_num_array(j, r->fe_end_of_stage[s] + 2, (size_t)(c->L > 2 ? c->L - 2 : 0));
+        else
+            bfc_jw_null(j);
+    }
     bfc_jw_arr_end(j);
     bfc_jw_key(j, "test_error_end_of_stage");
-    bfc_jw_num_array(j, r->test_error_end_of_stage, (size_t)r->n_stages);
+    bfc_jw_arr_begin(j);
+    for (int s = 0; s < r->n_stages; s++) {
+        if (s < r->stages_done) bfc_jw_num(j, r->test_error_end_of_stage[s]);
+        else bfc_jw_null(j);
+    }
+    bfc_jw_arr_end(j);
     bfc_jw_kv_int(j, "steps", r->steps);
     bfc_jw_kv_int(j, "steps_per_stage", a->tc.steps);
     bfc_jw_kv_int(j, "batch", a->tc.batch);
-    bfc_jw_kv_str(j, "optimizer", a->tc.optimizer == BFC_OPT_ADAM ? "adam" : "sgd");
-    bfc_jw_kv_num(j, "lr", a->tc.lr);
-    bfc_jw_kv_bool(j, "cosine", a->tc.cosine);
-    bfc_jw_kv_num(j, "clip", a->tc.clip);
+    bfc_jw_kv_str(j, "optimizer", bfc_optim_name(a->tc.opt.kind));
+    bfc_jw_kv_num(j, "lr", a->tc.opt.lr);
+    bfc_jw_kv_bool(j, "cosine", a->tc.opt.cosine);
+    bfc_jw_kv_num(j, "clip", a->tc.opt.clip);
     bfc_jw_kv_num(j, "clamp", a->lc.clamp);
     bfc_jw_kv_num(j, "lambda_tie", a->lc.lambda_tie);
     bfc_jw_kv_num(j, "lambda_wd", a->lc.lambda_wd);
@@ -360,8 +373,9 @@ static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
     bfc_jw_obj_end(j);
 }
 
+/* Only what was measured: the run's status first, end-of-stage rows for finished stages. */
 static int write_result_csv(const char *path, const train_args *a, const bfc_target *t,
-                            const bfc_train_result *r, int n)
+                            const bfc_train_result *r, int n, int status)
 {
     const bfc_target_config *c = bfc_target_config_of(t);
     char sched[32], name[64];
@@ -370,13 +384,14 @@ static int write_result_csv(const char *path, const train_args *a, const bfc_tar
                                                              sizeof sched),
                                  c, n, a->p.seed);
     if (st) return st;
+    bfc_result_csv_status(&w, bfc_status_name(status));
     bfc_result_csv_row(&w, "test_error", r->test_error);
     bfc_result_csv_row(&w, "test_error_bulk", r->test_error_bulk);
     for (int l = 2; l < c->L; l++) {
         snprintf(name, sizeof name, "feature_error_%d", l);
         bfc_result_csv_row(&w, name, r->feature_error[l]);
     }
-    for (int s = 0; s < r->n_stages; s++)
+    for (int s = 0; s < r->stages_done; s++)
         for (int l = 2; l < c->L; l++) {
             snprintf(name, sizeof name, "feature_error_%d_stage_%d", l, r->stage_top[s]);
             bfc_result_csv_row(&w, name, r->fe_end_of_stage[s][l]);
@@ -407,33 +422,53 @@ static int resume_check(const char *dir)
                     dir);
 }
 
-/* FNV-1a hash of everything that determines the run's numbers (not its outputs or
- * threads): a checkpoint is only resumed under the same configuration. */
+/* The run's identity for --resume: FNV-1a over the resolved configuration, as whole
+ * structures in one table of (pointer, bytes) like the checkpoint's parts: the target's
+ * configuration as loaded, the learner's, the training's (optimiser included), the data's
+ * sizes and directory. Whole structures, so that a field added to any of them is part of the
+ * identity without being listed here; only what cannot change the run's numbers is blanked
+ * first (where the checkpoint goes and how often, progress, the stop flag). The structures
+ * come from memset-and-fill defaults, so their padding bytes are zero. */
 static uint64_t config_hash(const train_args *a, const bfc_target_config *c, int n, int n_test)
 {
-    char buf[2048];
-    int len = snprintf(buf, sizeof buf,
-                       "d%d L%d task%d in%d w%d nref%ld tseed%llu noise%.17g n%d nt%d seed%llu "
-                       "data[%s] sched%d/%d steps%d batch%d opt%d lr%.17g mom%.17g b%.17g,%.17g,"
-                       "%.17g cos%d clip%.17g ev%d m%d wm%.17g pe%d init%.17g tie%.17g wd%.17g "
-                       "clamp%.17g",
-                       c->d, c->L, c->task, c->input, c->weights, c->n_ref,
-                       (unsigned long long)c->seed, c->noise, n, n_test,
-                       (unsigned long long)a->p.seed, a->p.data_dir, a->tc.schedule, a->tc.depth,
-                       a->tc.steps, a->tc.batch, a->tc.optimizer, a->tc.lr, a->tc.momentum,
-                       a->tc.beta1, a->tc.beta2, a->tc.eps, a->tc.cosine, a->tc.clip,
-                       a->tc.eval_every, a->lc.m, a->lc.width_mult, a->lc.p_extra,
-                       a->lc.init_scale, a->lc.lambda_tie, a->lc.lambda_wd, a->lc.clamp);
+    bfc_train_config tc;
+    memcpy(&tc, &a->tc, sizeof tc);
+    tc.progress = 0;
+    tc.stop = NULL;
+    tc.checkpoint = NULL;
+    tc.checkpoint_every = 0;
+    tc.resume = 0;
+    tc.config_hash = 0;
+    tc.on_checkpoint = NULL;
+    const struct {
+        const void *p;
+        size_t n;
+    } parts[] = {{c, sizeof *c},
+                 {&a->lc, sizeof a->lc},
+                 {&tc, sizeof tc},
+                 {&n, sizeof n},
+                 {&n_test, sizeof n_test},
+                 {a->p.data_dir, strlen(a->p.data_dir)}};
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (int i = 0; i < len && i < (int)sizeof buf; i++)
-        h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
-    for (int l = 2; l <= c->L; l++)
-        h = (h ^ ((uint64_t)c->k[l] << 32 ^ c->J[l] ^ (uint64_t)(c->alpha[l] * 1e15))) *
-            0x100000001b3ULL;
-    /* only a non-default precision enters, so double runs keep their earlier hashes */
-    if (a->lc.precision != BFC_PRECISION_DOUBLE)
-        h = (h ^ (uint64_t)(0x70726563ULL + (unsigned)a->lc.precision)) * 0x100000001b3ULL;
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+        for (size_t i = 0; i < parts[k].n; i++)
+            h = (h ^ ((const unsigned char *)parts[k].p)[i]) * 0x100000001b3ULL;
     return h;
+}
+
+/* After parsing: the problem's flags resolved, the optimiser's default learning rate, the
+ * seeds; then the training configuration validated, against the problem's L and n when they
+ * are known now (without --data; with --data, once the data are loaded). The command and
+ * the fuzz harness both call this. */
+static int train_args_finish(train_args *a)
+{
+    int st = bfc_problem_finish(&a->p);
+    bfc_optim_resolve(&a->tc.opt);
+    a->tc.seed = a->p.seed;
+    a->lc.seed = a->p.seed;
+    a->tc.progress = !a->p.quiet;
+    if (!st && !a->p.data_dir[0]) st = bfc_train_validate(&a->tc, a->p.target.L, a->p.n);
+    return st;
 }
 
 int bfc_cmd_train(int argc, char **argv)
@@ -454,21 +489,21 @@ int bfc_cmd_train(int argc, char **argv)
                "steps per stage, batch 256.\n\n"
                "With --out DIR: DIR/curve.csv (stage, step, loss, test error, feature errors),\n"
                "DIR/result.csv (long format), DIR/result.json (summary, configuration, BLAS).\n"
+               "Both carry the run's status (ok, diverged, interrupted) and only what was\n"
+               "measured: a stage not finished has no end-of-stage rows (null in the JSON).\n"
                "Ctrl-C stops after the current step and still writes the results. One run at a\n"
                "time writes in a DIR; a DIR that holds another run's results is refused unless\n"
                "--force (which removes them first), one with an interrupted run's checkpoint\n"
                "is continued by --resume.\n\n"
+               "Divergence: a minibatch objective that is not finite or above 1e6 times the\n"
+               "first step's stops training; the results are measured on the parameters\n"
+               "before that step and marked \"status\":\"diverged\".\n\n"
+               "Exit status: 0 finished, 1 failed, 2 usage error, 3 diverged, 130 interrupted.\n\n"
                "options:\n");
         bfc_opt_print(stdout, tables);
         return 0;
     }
-    if (!st) st = bfc_problem_finish(&a.p);
-    if (!st && !a.lr_set && a.tc.optimizer == BFC_OPT_SGD) a.tc.lr = 1e-2;
-    a.tc.seed = a.p.seed;
-    a.lc.seed = a.p.seed;
-    a.tc.progress = !a.p.quiet;
-    int L = a.p.target.L;
-    if (!st) st = bfc_train_validate(&a.tc, L, a.p.data_dir[0] ? a.tc.batch : a.p.n);
+    if (!st) st = train_args_finish(&a);
     if (!st && a.tc.resume && !a.p.out_dir[0])
         st = bfc_fail(BFC_EINVAL, "--resume needs --out DIR (the directory of the interrupted run)");
     if (!st && a.tc.resume && a.p.force)
@@ -496,7 +531,7 @@ int bfc_cmd_train(int argc, char **argv)
     }
     const bfc_target_config *c = bfc_target_config_of(t);
     bfc_learner *lr = NULL;
-    if ((st = bfc_train_validate(&a.tc, c->L, train.n))) {
+    if (a.p.data_dir[0] && (st = bfc_train_validate(&a.tc, c->L, train.n))) {
         fprintf(stderr, "bfc train: %s\n", bfc_last_error());
         goto out;
     }
@@ -564,6 +599,9 @@ int bfc_cmd_train(int argc, char **argv)
         goto out;
     }
     if (res.message[0]) fprintf(stderr, "bfc train: %s\n", res.message);
+    if (res.ckpt_failed)
+        fprintf(stderr, "bfc train: warning: %d checkpoint%s could not be written (latest: %s)\n",
+                res.ckpt_failed, res.ckpt_failed > 1 ? "s" : "", res.ckpt_error);
     bfc_note(a.p.quiet, "bfc train: test error %.4g", res.test_error);
     for (int l = 2; l < c->L; l++) bfc_note(a.p.quiet, ", feature error %d: %.3g", l, res.feature_error[l]);
     bfc_note(a.p.quiet, "; %ld steps in %.2fs (%.1f us/step)\n", res.steps, res.wall_s, res.us_per_step);
@@ -572,15 +610,19 @@ int bfc_cmd_train(int argc, char **argv)
     bfc_jw_init(&j);
     summary_json(&j, &a, t, lr, &res, train.n, test.n, tst);
     if (a.p.out_dir[0]) {
+        char ckpt[4096];
+        memcpy(ckpt, path, sizeof ckpt);
         curve_save(&cc);
         int w = cc.failed ? BFC_EIO : BFC_OK;
         if (!w && !(w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.json")))
             w = bfc_jw_write_file(&j, path);
         if (!w && !(w = bfc_path_join(path, sizeof path, a.p.out_dir, "result.csv")))
-            w = write_result_csv(path, &a, t, &res, train.n);
+            w = write_result_csv(path, &a, t, &res, train.n, tst);
         if (w) {
             fprintf(stderr, "bfc train: %s\n", bfc_last_error());
             st = w;
+        } else if (tst == BFC_OK) {
+            remove(ckpt); /* the results are saved: the run needs no checkpoint any more */
         }
     }
     if (a.p.json) printf("%s\n", j.buf);

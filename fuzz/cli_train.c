@@ -24,8 +24,6 @@ int fuzz_cli_train(int argc, char **argv)
     bfc_train_defaults(&a.tc);
     const bfc_opt *tables[] = {bfc_problem_opts, train_opts, NULL};
     int help, st = bfc_opt_parse(argc, argv, 2, tables, train_opt, &a, &help, NULL, NULL);
-    if (!st) st = bfc_problem_finish(&a.p);
-    if (!st && !a.lr_set && a.tc.optimizer == BFC_OPT_SGD) a.tc.lr = 1e-2;
-    if (!st) st = bfc_train_validate(&a.tc, a.p.target.L, a.p.data_dir[0] ? a.tc.batch : a.p.n);
+    if (!st) st = train_args_finish(&a);
     return st;
 }

@@ -138,7 +138,7 @@ static int train_one(const bfc_check_run_spec *s, bfc_check_run_result *r)
     cfg.schedule = s->schedule;
     cfg.depth = s->depth;
     cfg.steps = s->steps;
-    cfg.clip = s->clip;
+    cfg.opt.clip = s->clip;
     cfg.seed = s->seed;
     if (s->batch > 0) cfg.batch = s->batch;
     cfg.eval_every = s->steps; /* evaluate at stage ends only: the checks need nothing else */

@@ -31,7 +31,7 @@ const char *bfc_status_name(int code)
     case BFC_EIO: return "input/output error";
     case BFC_EFORMAT: return "malformed file";
     case BFC_ENUMERIC: return "numerical failure";
-    case BFC_EDIVERGED: return "training diverged";
+    case BFC_EDIVERGED: return "diverged";
     case BFC_EINTR: return "interrupted";
     default: return "unknown error";
     }

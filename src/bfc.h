@@ -17,7 +17,7 @@ typedef enum {
     BFC_EIO = 3,      /* file could not be read or written */
     BFC_EFORMAT = 4,  /* file read but malformed */
     BFC_ENUMERIC = 5, /* numerical failure (non-PSD, singular, NaN) */
-    BFC_EDIVERGED = 6,/* training diverged (NaN/inf loss) */
+    BFC_EDIVERGED = 6,/* training diverged (optim.h: loss not finite or 1e6 × its start) */
     BFC_EINTR = 7     /* interrupted by a signal */
 } bfc_status;
 

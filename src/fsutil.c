@@ -118,6 +118,7 @@ struct bfc_afile {
     FILE *fp;  /* a stream over fd that records the first write error (afile_write) */
     int fd;
     int err;   /* errno of the first failed write(2): ENOSPC for a full disk, not "EIO" */
+    int full;  /* BFC_FAULT_FULL_DISK names this file: every write fails with ENOSPC */
     char *path;
     char *tmp;
 };
@@ -128,6 +129,10 @@ static ssize_t afile_write(void *cookie, const char *buf, size_t n)
 {
     bfc_afile *f = cookie;
     size_t done = 0;
+    if (f->full) {
+        if (!f->err) f->err = ENOSPC;
+        return 0;
+    }
     while (done < n) {
         ssize_t w = write(f->fd, buf + done, n - done);
         if (w < 0 && errno == EINTR) continue;
@@ -173,6 +178,8 @@ bfc_afile *bfc_afile_open(const char *path)
     }
     memcpy(f->path, path, n + 1);
     snprintf(f->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    const char *fault = getenv("BFC_FAULT_FULL_DISK"), *base = strrchr(path, '/');
+    f->full = fault && *fault && !strcmp(base ? base + 1 : path, fault);
     int fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         bfc_fail(BFC_EIO, "cannot write %s: %s", path, strerror(errno));

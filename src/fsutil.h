@@ -35,7 +35,10 @@ void bfc_dir_unlock(int fd);
  *   if (bfc_afile_commit(f)) ... error         f is freed in every case
  *
  * or bfc_afile_abort(f) to drop the temporary file. Not for two writers of the same path
- * in one process at once (they would share the temporary name). */
+ * in one process at once (they would share the temporary name).
+ *
+ * For tests: with BFC_FAULT_FULL_DISK=NAME in the environment, every atomic file whose name
+ * (the last component of path) is NAME fails as on a full disk: its writes report ENOSPC. */
 typedef struct bfc_afile bfc_afile;
 
 /* Open the temporary file for path. NULL on failure (BFC_EIO message names path). */

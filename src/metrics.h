@@ -17,6 +17,7 @@ double bfc_relative_diff(const double *a, const double *b, size_t n);
  * the plain relative error. Returns NaN if fewer than 2 points remain or on allocation
  * failure. */
 double bfc_relative_error_bulk(const double *pred, const double *g, int n, double keep);
+#define BFC_BULK_KEEP 0.999 /* share of test points kept by the bulk error */
 
 /* Fraction of points where sign(pred) differs from the label y ∈ {−1, +1}. */
 double bfc_classification_error(const double *pred, const double *y, int n);

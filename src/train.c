@@ -18,14 +18,7 @@ void bfc_train_defaults(bfc_train_config *c)
     c->depth = 0;
     c->steps = 3000;
     c->batch = 256;
-    c->optimizer = BFC_OPT_ADAM;
-    c->lr = 3e-3;
-    c->momentum = 0.9;
-    c->beta1 = 0.9;
-    c->beta2 = 0.999;
-    c->eps = 1e-8;
-    c->cosine = 1;
-    c->clip = 0.0;
+    bfc_optim_defaults(&c->opt);
     c->eval_every = 100;
     c->seed = 0;
     c->progress = 0;
@@ -71,35 +64,15 @@ int bfc_train_validate(const bfc_train_config *c, int L, int n_train)
     if (n_train < c->batch)
         return bfc_fail(BFC_EINVAL, "--n (%d) must be at least the batch size --batch (%d)",
                         n_train, c->batch);
-    if (!(c->lr > 0) || !isfinite(c->lr))
-        return bfc_fail(BFC_EINVAL, "--lr must be positive and finite (got %g)", c->lr);
-    if (!(c->momentum >= 0 && c->momentum < 1))
-        return bfc_fail(BFC_EINVAL, "--momentum must be in [0, 1) (got %g)", c->momentum);
-    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1) || !(c->eps > 0))
-        return bfc_fail(BFC_EINVAL, "Adam needs beta1, beta2 in [0, 1) and eps > 0");
-    if (!(c->clip >= 0) || !isfinite(c->clip))
-        return bfc_fail(BFC_EINVAL, "--clip must be >= 0 (0 = off; got %g)", c->clip);
+    bfc_optim_config o = c->opt;
+    bfc_optim_resolve(&o);
+    int st = bfc_optim_validate(&o, "--");
+    if (st) return st;
     if (c->eval_every < 1)
         return bfc_fail(BFC_EINVAL, "--eval-every must be >= 1 (got %d)", c->eval_every);
     if (c->schedule == BFC_SCHED_DEPTH && (c->depth < 0 || c->depth > L))
         return bfc_fail(BFC_EINVAL, "--schedule depth=D needs 0 <= D <= %d", L);
-    if (c->optimizer != BFC_OPT_ADAM && c->optimizer != BFC_OPT_SGD)
-        return bfc_fail(BFC_EINVAL, "--optimizer must be adam or sgd");
     return BFC_OK;
-}
-
-void bfc_adam_update(double *restrict theta, const double *restrict grad, double *restrict m1,
-                     double *restrict m2, size_t n, double scale, double lr, double beta1,
-                     double beta2, double eps, long t)
-{
-    const double c1 = 1.0 - pow(beta1, (double)t), c2 = 1.0 - pow(beta2, (double)t);
-    const double a1 = 1.0 - beta1, a2 = 1.0 - beta2;
-    for (size_t i = 0; i < n; i++) {
-        const double g = grad[i] * scale;
-        m1[i] = beta1 * m1[i] + a1 * g;
-        m2[i] = beta2 * m2[i] + a2 * g * g;
-        theta[i] -= lr * (m1[i] / c1) / (sqrt(m2[i] / c2) + eps);
-    }
 }
 
 /* Lowest trainable layer of stage `top`. */
@@ -208,30 +181,37 @@ typedef struct {
     size_t n;
 } part;
 
+/* The training state a checkpoint saves and restores. */
+typedef struct {
+    double *theta;
+    bfc_optim *o;
+    bfc_batcher *b;
+} train_state;
+
 static int ckpt_parts(part *pt, uint64_t *hdr, loop_pos *pos, bfc_train_result *res,
-                      double *theta, double *m1, double *m2, double *good, size_t np,
-                      size_t *perm, size_t n, gsl_rng *rng)
+                      const train_state *ts)
 {
+    const size_t np = ts->o->n;
     int k = 0;
     pt[k++] = (part){hdr, 5 * sizeof(uint64_t)};
     pt[k++] = (part){pos, sizeof *pos};
     pt[k++] = (part){res, sizeof *res};
-    pt[k++] = (part){theta, np * sizeof(double)};
-    pt[k++] = (part){m1, np * sizeof(double)};
-    pt[k++] = (part){m2, np * sizeof(double)};
-    pt[k++] = (part){good, np * sizeof(double)};
-    pt[k++] = (part){perm, n * sizeof(size_t)};
-    pt[k++] = (part){gsl_rng_state(rng), gsl_rng_size(rng)};
+    pt[k++] = (part){ts->theta, np * sizeof(double)};
+    pt[k++] = (part){ts->o->m1, np * sizeof(double)};
+    pt[k++] = (part){ts->o->m2, np * sizeof(double)};
+    pt[k++] = (part){ts->o->keep, np * sizeof(double)};
+    pt[k++] = (part){ts->b->perm, ts->b->n * sizeof(size_t)};
+    pt[k++] = (part){gsl_rng_state(ts->b->rng), gsl_rng_size(ts->b->rng)};
     return k;
 }
 
 static int ckpt_save(const char *path, const bfc_train_config *cfg, loop_pos *pos,
-                     bfc_train_result *res, double *theta, double *m1, double *m2, double *good,
-                     size_t np, size_t *perm, size_t n, gsl_rng *rng)
+                     bfc_train_result *res, const train_state *ts)
 {
-    uint64_t hdr[5] = {cfg->config_hash, np, n, gsl_rng_size(rng), sizeof *res};
+    uint64_t hdr[5] = {cfg->config_hash, ts->o->n, ts->b->n, gsl_rng_size(ts->b->rng),
+                       sizeof *res};
     part pt[9];
-    int k = ckpt_parts(pt, hdr, pos, res, theta, m1, m2, good, np, perm, n, rng);
+    int k = ckpt_parts(pt, hdr, pos, res, ts);
     bfc_afile *af = bfc_afile_open(path);
     if (!af) return BFC_EIO;
     FILE *f = bfc_afile_fp(af);
@@ -246,20 +226,21 @@ static int ckpt_save(const char *path, const bfc_train_config *cfg, loop_pos *po
     return bfc_afile_commit(af);
 }
 
-static int ckpt_load(const char *path, const bfc_train_config *cfg, loop_pos *pos,
-                     bfc_train_result *res, double *theta, double *m1, double *m2, double *good,
-                     size_t np, size_t *perm, size_t n, gsl_rng *rng)
+/* Read the checkpoint at path into pos, res and the state ts, for a run of nst stages of
+ * stage_steps steps. Everything is checked (magic, configuration, sizes, length, checksum,
+ * the loop position, the results' counts and strings, the permutation) before the live
+ * state is touched: a file that fails any check changes nothing. */
+static int ckpt_load(const char *path, const bfc_train_config *cfg, int nst, long stage_steps,
+                     loop_pos *pos, bfc_train_result *res, const train_state *ts)
 {
     size_t len = 0;
     unsigned char *buf = (unsigned char *)bfc_read_file(path, &len);
     if (!buf) return bfc_fail(BFC_EIO, "--resume: cannot read the checkpoint %s", path);
+    const size_t np = ts->o->n, n = ts->b->n;
     uint64_t hdr[5];
-    part pt[9];
-    /* parse into temporaries first: a bad file must not touch the live state */
     loop_pos p2;
     bfc_train_result r2;
     int st = BFC_OK;
-    size_t off = 8;
     fnv h = {0xcbf29ce484222325ULL};
     if (len < 8 + sizeof hdr || memcmp(buf, CKPT_MAGIC, 8) != 0) {
         st = bfc_fail(BFC_EFORMAT, "%s: not a bfc checkpoint", path);
@@ -271,11 +252,13 @@ static int ckpt_load(const char *path, const bfc_train_config *cfg, loop_pos *po
                                    "with the same flags, or start afresh without --resume", path);
         goto out;
     }
-    if (hdr[1] != np || hdr[2] != n || hdr[3] != gsl_rng_size(rng) || hdr[4] != sizeof r2) {
+    if (hdr[1] != np || hdr[2] != n || hdr[3] != gsl_rng_size(ts->b->rng) ||
+        hdr[4] != sizeof r2) {
         st = bfc_fail(BFC_EFORMAT, "%s: sizes do not match this run", path);
         goto out;
     }
-    int k = ckpt_parts(pt, hdr, &p2, &r2, theta, m1, m2, good, np, perm, n, rng);
+    part pt[9];
+    int k = ckpt_parts(pt, hdr, &p2, &r2, ts);
     size_t need = 8 + sizeof(uint64_t);
     for (int i = 0; i < k; i++) need += pt[i].n;
     if (len != need) {
@@ -290,33 +273,61 @@ static int ckpt_load(const char *path, const bfc_train_config *cfg, loop_pos *po
         st = bfc_fail(BFC_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
         goto out;
     }
-    memcpy(&p2, buf + 8 + sizeof hdr, sizeof p2);
-    if (p2.si < 0 || p2.si >= BFC_MAX_STAGES || p2.s < 0 || p2.cursor > n) {
+    /* parts 1 and 2 (position, results) into the temporaries, then check them */
+    size_t off = 8 + pt[0].n;
+    memcpy(&p2, buf + off, sizeof p2);
+    memcpy(&r2, buf + off + sizeof p2, sizeof r2);
+    if (p2.si < 0 || p2.si >= nst || p2.s < 0 || p2.s > stage_steps || p2.gstep < 0 ||
+        p2.gstep != stage_steps * p2.si + p2.s || p2.cursor > n || p2.loss_cnt < 0 ||
+        !(p2.train_s >= 0)) {
         st = bfc_fail(BFC_EFORMAT, "%s: loop position out of range", path);
         goto out;
     }
-    off = 8; /* the header is part 0; the rest follows in order */
+    if (r2.n_stages != nst || r2.stages_done < p2.si || r2.stages_done > p2.si + (p2.s == stage_steps) ||
+        r2.ckpt_failed < 0 || r2.ckpt_failed > 1000000000 || !memchr(r2.message, 0, sizeof r2.message) ||
+        !memchr(r2.ckpt_error, 0, sizeof r2.ckpt_error)) {
+        st = bfc_fail(BFC_EFORMAT, "%s: results out of range", path);
+        goto out;
+    }
+    const unsigned char *perm = buf + off + pt[1].n + pt[2].n + 4 * np * sizeof(double);
+    for (size_t i = 0; i < n; i++) {
+        size_t v;
+        memcpy(&v, perm + i * sizeof v, sizeof v);
+        if (v >= n) {
+            st = bfc_fail(BFC_EFORMAT, "%s: minibatch permutation out of range", path);
+            goto out;
+        }
+    }
+    off = 8; /* all checked: the state parts follow the header in order */
     for (int i = 0; i < k; i++) {
-        if (i > 0) memcpy(pt[i].p, buf + off, pt[i].n);
+        if (i > 2) memcpy(pt[i].p, buf + off, pt[i].n);
         off += pt[i].n;
     }
     *pos = p2;
     *res = r2;
+    ts->b->cursor = p2.cursor;
 out:
     free(buf);
     return st;
 }
 
-/* Write the checkpoint (if configured) and tell the caller. */
-static int checkpoint_now(const bfc_train_config *cfg, loop_pos *pos, bfc_train_result *res,
-                          double *theta, double *m1, double *m2, double *good, size_t np,
-                          size_t *perm, size_t n, gsl_rng *rng, void *ctx)
+/* Write the checkpoint (if configured). A failure is counted in res and training goes on:
+ * the previous checkpoint stays in place, and the run's results do not depend on it. */
+static void checkpoint_now(const bfc_train_config *cfg, loop_pos *pos, bfc_train_result *res,
+                           const train_state *ts, void *ctx)
 {
-    if (!cfg->checkpoint) return BFC_OK;
+    if (!cfg->checkpoint) return;
     /* the caller's logs first: if the process dies in between, the logs are ahead of the
      * checkpoint (and cut back on resume), never behind it */
     if (cfg->on_checkpoint) cfg->on_checkpoint(ctx);
-    return ckpt_save(cfg->checkpoint, cfg, pos, res, theta, m1, m2, good, np, perm, n, rng);
+    pos->cursor = ts->b->cursor;
+    if (ckpt_save(cfg->checkpoint, cfg, pos, res, ts)) {
+        res->ckpt_failed++;
+        snprintf(res->ckpt_error, sizeof res->ckpt_error, "%s", bfc_last_error());
+        if (cfg->progress)
+            fprintf(stderr, "warning: the checkpoint could not be written (%s); training goes "
+                            "on\n", res->ckpt_error);
+    }
 }
 
 int bfc_train_checkpoint_steps(const char *path, long *steps)
@@ -336,12 +347,24 @@ int bfc_train_checkpoint_steps(const char *path, long *steps)
     return st;
 }
 
+/* The parts of θ stage `top` trains: layers lo..top and, for classification, the bias θ[0].
+ * Returns the number of parts. */
+static int stage_parts(bfc_learner *lr, int lo, int top, int classif, bfc_range *r)
+{
+    bfc_learner_slice(lr, lo, top, &r[0].off, &r[0].len);
+    r[1] = (bfc_range){0, classif ? 1 : 0};
+    return 2;
+}
+
 int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
-              const bfc_train_config *cfg, bfc_train_log_fn log, void *ctx,
+              const bfc_train_config *cfg_in, bfc_train_log_fn log, void *ctx,
               bfc_train_result *res)
 {
     const bfc_target_config *tc = bfc_target_config_of(t);
-    const int L = tc->L, d = tc->d, B = cfg->batch;
+    const int L = tc->L, d = tc->d, B = cfg_in->batch;
+    bfc_train_config cfg_r = *cfg_in;
+    const bfc_train_config *cfg = &cfg_r;
+    bfc_optim_resolve(&cfg_r.opt);
     memset(res, 0, sizeof *res);
     res->class_error = NAN;
     int st = bfc_train_validate(cfg, L, train->n);
@@ -355,22 +378,22 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
 
     size_t np = bfc_learner_nparams(lr);
     double *theta = bfc_learner_params(lr);
-    double *grad = bfc_alloc_d(np), *m1 = bfc_alloc_d(np), *m2 = bfc_alloc_d(np);
-    double *good = bfc_alloc_d(np);
+    double *grad = bfc_alloc_d(np);
     double *Xb = bfc_alloc_d((size_t)B * d), *yb = bfc_alloc_d((size_t)B);
-    size_t *perm = malloc(sizeof(size_t) * (size_t)train->n);
-    gsl_rng *rng = bfc_rng_new(cfg->seed, BFC_STREAM_BATCH);
+    bfc_optim o = {0};
+    bfc_batcher bat = {0};
     evaluator ev;
     int ev_ok = 0;
-    if (!grad || !m1 || !m2 || !good || !Xb || !yb || !perm || !rng) {
+    if (!grad || !Xb || !yb) {
         st = bfc_fail(BFC_ENOMEM, "out of memory for training buffers");
         goto out;
     }
+    if ((st = bfc_optim_init(&o, &cfg->opt, np, theta)) ||
+        (st = bfc_batcher_init(&bat, (size_t)train->n, cfg->seed)))
+        goto out;
     if ((st = evaluator_init(&ev, t, test))) goto out;
     ev_ok = 1;
-    for (size_t i = 0; i < (size_t)train->n; i++) perm[i] = i;
-    gsl_ran_shuffle(rng, perm, (size_t)train->n, sizeof(size_t));
-
+    const train_state ts = {theta, &o, &bat};
 
     /* stages */
     int tops[BFC_MAX_STAGES], nst = 0;
@@ -382,44 +405,35 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
         for (int l = 2; l <= L; l++) tops[nst++] = l;
         stage_steps = cfg->steps;
     }
-    res->n_stages = nst;
     const long total_steps = stage_steps * nst;
     const int classif = tc->task == BFC_TASK_CLASSIFICATION;
 
     double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds();
     loop_pos pos = {0};
     pos.last_note = -1e9;
-    memcpy(good, theta, sizeof(double) * np);
+    res->n_stages = nst;
     if (cfg->resume) {
         if (!cfg->checkpoint) {
             st = bfc_fail(BFC_EINVAL, "--resume needs a checkpoint file");
             goto out;
         }
-        if ((st = ckpt_load(cfg->checkpoint, cfg, &pos, res, theta, m1, m2, good, np, perm,
-                            (size_t)train->n, rng)))
-            goto out;
+        if ((st = ckpt_load(cfg->checkpoint, cfg, nst, stage_steps, &pos, res, &ts))) goto out;
         res->message[0] = '\0';
         pos.last_note = -1e9;
         if (cfg->progress)
-            fprintf(stderr, "resuming at stage %d step %ld (%ld steps done)\n",
-                    pos.si < nst ? tops[pos.si] : L, pos.s, pos.gstep);
+            fprintf(stderr, "resuming at stage %d step %ld (%ld steps done)\n", tops[pos.si],
+                    pos.s, pos.gstep);
     }
-#define CHECKPOINT() checkpoint_now(cfg, &pos, res, theta, m1, m2, good, np, perm, \
-                                     (size_t)train->n, rng, ctx)
-    size_t cursor = pos.cursor;
+    memcpy(res->stage_top, tops, sizeof(int) * (size_t)nst);
     double train_s = pos.train_s, last_note = -1e9;
     long gstep = pos.gstep;
     for (int si = pos.si; si < nst && !st; si++) {
         const int top = tops[si];
         const int lo = cfg->schedule == BFC_SCHED_JOINT ? 2 : stage_lo(cfg, top);
         const long s0 = si == pos.si ? pos.s : 0;
-        res->stage_top[si] = top;
-        size_t off, len;
-        bfc_learner_slice(lr, lo, top, &off, &len);
-        if (s0 == 0) { /* optimiser state is reset at each stage (kept when resuming in it) */
-            memset(m1, 0, sizeof(double) * np);
-            memset(m2, 0, sizeof(double) * np);
-        }
+        bfc_range parts[2];
+        const int nparts = stage_parts(lr, lo, top, classif, parts);
+        if (s0 == 0) bfc_optim_reset(&o); /* reset at each stage (kept when resuming in it) */
         res->step_flops = bfc_learner_step_flops(lr, B, top, lo);
         double loss_acc = s0 ? pos.loss_acc : 0.0;
         int loss_cnt = s0 ? pos.loss_cnt : 0;
@@ -428,66 +442,45 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                 st = BFC_EINTR;
                 snprintf(res->message, sizeof res->message,
                          "interrupted at stage %d step %ld", top, s);
-                pos = (loop_pos){.si = si, .s = s, .gstep = gstep, .cursor = cursor,
-                                 .train_s = train_s, .loss_acc = loss_acc, .loss_cnt = loss_cnt};
-                int w = CHECKPOINT();
-                if (w) snprintf(res->message + strlen(res->message),
-                                sizeof res->message - strlen(res->message),
-                                "; writing the checkpoint failed: %s", bfc_last_error());
+                pos = (loop_pos){.si = si, .s = s, .gstep = gstep, .train_s = train_s,
+                                 .loss_acc = loss_acc, .loss_cnt = loss_cnt};
+                const int failed = res->ckpt_failed;
+                checkpoint_now(cfg, &pos, res, &ts, ctx);
+                if (res->ckpt_failed > failed)
+                    snprintf(res->message + strlen(res->message),
+                             sizeof res->message - strlen(res->message),
+                             "; writing the checkpoint failed: %s", res->ckpt_error);
                 else if (cfg->checkpoint)
                     snprintf(res->message + strlen(res->message),
                              sizeof res->message - strlen(res->message),
                              "; checkpoint written, continue with --resume");
                 break;
             }
-            double ts = bfc_wall_seconds();
-            for (int b = 0; b < B; b++) {
-                if (cursor == (size_t)train->n) {
-                    gsl_ran_shuffle(rng, perm, (size_t)train->n, sizeof(size_t));
-                    cursor = 0;
-                }
-                size_t i = perm[cursor++];
-                memcpy(Xb + (size_t)b * d, train->X + i * d, sizeof(double) * (size_t)d);
-                yb[b] = train->y[i];
-            }
-            double obj = bfc_learner_loss_grad(lr, Xb, yb, B, top, lo, grad, NULL);
-            if (!isfinite(obj)) {
-                memcpy(theta, good, sizeof(double) * np);
+            double tstart = bfc_wall_seconds();
+            bfc_batch_next(&bat, train, B, Xb, yb);
+            const double obj = bfc_learner_loss_grad(lr, Xb, yb, B, top, lo, grad, NULL);
+            if (gstep == 0) res->loss_start = obj;
+            if (bfc_loss_diverged(obj, res->loss_start)) {
+                bfc_optim_revert(&o, theta);
                 res->diverged = 1;
                 st = BFC_EDIVERGED;
+                char why[96];
+                if (isfinite(obj))
+                    snprintf(why, sizeof why, "%.3g, above %g times the first step's %.3g", obj,
+                             BFC_DIVERGE_FACTOR, res->loss_start);
+                else
+                    snprintf(why, sizeof why, "%g", obj);
+                if (gstep > 0) gstep--; /* the learner holds the state before the last step */
                 snprintf(res->message, sizeof res->message,
-                         "training diverged at stage %d step %ld (objective %g); the learner "
-                         "keeps its last evaluated state; try a smaller --lr (now %g) or "
-                         "--clip 1",
-                         top, s, obj, cfg->lr);
+                         "training diverged at stage %d step %ld (minibatch objective %s); the "
+                         "results are those of the parameters after %ld steps, before the "
+                         "objective left the bound; try a smaller --lr (now %g) or --clip 1",
+                         top, s, why, gstep, cfg->opt.lr);
                 break;
             }
-            /* gradient clipping on the trainable slice */
-            double scale = 1.0;
-            if (cfg->clip > 0) {
-                double nrm2 = 0.0;
-                for (size_t i = off; i < off + len; i++) nrm2 += grad[i] * grad[i];
-                if (classif) nrm2 += grad[0] * grad[0];
-                double nrm = sqrt(nrm2);
-                if (nrm > cfg->clip) scale = cfg->clip / nrm;
-            }
-            double lrate = cfg->lr;
-            if (cfg->cosine) lrate *= 0.5 * (1.0 + cos(M_PI * (double)s / (double)stage_steps));
-            /* update [off, off+len) and, for classification, the bias at 0 */
-            for (int piece = 0; piece < 2; piece++) {
-                size_t a = piece == 0 ? off : 0, e = piece == 0 ? off + len : (classif ? 1 : 0);
-                if (cfg->optimizer == BFC_OPT_ADAM) {
-                    bfc_adam_update(theta + a, grad + a, m1 + a, m2 + a, e - a, scale, lrate,
-                                    cfg->beta1, cfg->beta2, cfg->eps, s + 1);
-                } else {
-                    const double mu = cfg->momentum;
-                    for (size_t i = a; i < e; i++) {
-                        m1[i] = mu * m1[i] + grad[i] * scale;
-                        theta[i] -= lrate * m1[i];
-                    }
-                }
-            }
-            train_s += bfc_wall_seconds() - ts;
+            bfc_optim_update(&o, theta, grad, parts, nparts,
+                             bfc_optim_lr(&cfg->opt, s, stage_steps), s + 1);
+            train_s += bfc_wall_seconds() - tstart;
             gstep++;
             loss_acc += obj;
             loss_cnt++;
@@ -499,13 +492,12 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                 pt.stage = top;
                 pt.step = (int)(s + 1);
                 pt.global_step = gstep;
-                pt.lr = lrate;
+                pt.lr = bfc_optim_lr(&cfg->opt, s, stage_steps);
                 pt.loss = loss_acc / loss_cnt;
                 loss_acc = 0.0;
                 loss_cnt = 0;
                 if ((st = evaluate(&ev, lr, top, &pt.test_error, pt.feature_error, NULL))) break;
                 pt.wall_s = bfc_wall_seconds() - t0;
-                if (isfinite(pt.test_error)) memcpy(good, theta, sizeof(double) * np);
                 if (log) log(&pt, ctx);
                 /* progress: at stage ends, and otherwise at most every 2 seconds */
                 if (cfg->progress && (last || pt.wall_s - last_note >= 2.0)) {
@@ -521,18 +513,19 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                 if (last) {
                     memcpy(res->fe_end_of_stage[si], pt.feature_error, sizeof pt.feature_error);
                     res->test_error_end_of_stage[si] = pt.test_error;
+                    res->stages_done = si + 1;
                 }
             }
-            if (cfg->checkpoint && (last || (cfg->checkpoint_every > 0 &&
-                                             gstep % cfg->checkpoint_every == 0))) {
-                pos = (loop_pos){.si = si, .s = s + 1, .gstep = gstep, .cursor = cursor,
-                                 .train_s = train_s, .loss_acc = loss_acc, .loss_cnt = loss_cnt};
-                if ((st = CHECKPOINT())) break;
+            /* no checkpoint after the last step: the run is complete and its results, not a
+             * checkpoint, are what the caller writes next */
+            if (cfg->checkpoint && !(last && si == nst - 1) &&
+                (last || (cfg->checkpoint_every > 0 && gstep % cfg->checkpoint_every == 0))) {
+                pos = (loop_pos){.si = si, .s = s + 1, .gstep = gstep, .train_s = train_s,
+                                 .loss_acc = loss_acc, .loss_cnt = loss_cnt};
+                checkpoint_now(cfg, &pos, res, &ts, ctx);
             }
         }
     }
-#undef CHECKPOINT
-    if (!st && cfg->checkpoint) remove(cfg->checkpoint); /* complete: results are final */
     res->steps = gstep;
     res->train_s = train_s;
     res->us_per_step = gstep ? 1e6 * train_s / (double)gstep : 0.0;
@@ -553,13 +546,10 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     res->cpu_s = bfc_cpu_seconds() - c0;
 out:
     if (ev_ok) evaluator_free(&ev);
-    if (rng) gsl_rng_free(rng);
+    bfc_optim_free(&o);
+    bfc_batcher_free(&bat);
     bfc_free(grad);
-    bfc_free(m1);
-    bfc_free(m2);
-    bfc_free(good);
     bfc_free(Xb);
     bfc_free(yb);
-    free(perm);
     return st;
 }

@@ -7,29 +7,30 @@
 #include <signal.h>
 
 #include "learner.h"
+#include "metrics.h"
+#include "optim.h"
 #include "target.h"
 
 enum bfc_schedule { BFC_SCHED_E2E = 0, BFC_SCHED_LAYERWISE, BFC_SCHED_DEPTH, BFC_SCHED_JOINT };
-enum bfc_optimizer { BFC_OPT_ADAM = 0, BFC_OPT_SGD };
 
 typedef struct {
     int schedule;      /* enum bfc_schedule */
     int depth;         /* backward depth D for BFC_SCHED_DEPTH */
     int steps;         /* steps per stage (joint: steps × (L − 1) in its single stage) */
     int batch;         /* minibatch size */
-    int optimizer;     /* enum bfc_optimizer */
-    double lr;         /* peak learning rate (Adam default 3e-3, SGD 1e-2) */
-    double momentum;   /* SGD momentum (0.9) */
-    double beta1, beta2, eps; /* Adam (0.9, 0.999, 1e-8) */
-    int cosine;        /* 1: cosine decay to 0 within each stage */
-    double clip;       /* > 0: clip the gradient's global norm to this value */
+    bfc_optim_config opt; /* Adam (default, lr 3e-3) or SGD with momentum (lr 1e-2); lr = 0
+                             means the optimiser's default; cosine decay within each stage;
+                             clipping on the stage's trainable parameters */
     int eval_every;    /* evaluate on the test set every N steps (and at stage ends) */
     uint64_t seed;     /* minibatch order (stream BFC_STREAM_BATCH) */
     int progress;      /* 1: progress lines on stderr */
     volatile sig_atomic_t *stop; /* if non-NULL and set, training stops (BFC_EINTR) */
     const char *checkpoint;  /* non-NULL: path of the checkpoint file, written atomically when
-                                stopped by *stop, at the end of each stage and every
-                                checkpoint_every steps; removed when training completes */
+                                stopped by *stop, at the end of each stage but the last and
+                                every checkpoint_every steps. A checkpoint that cannot be
+                                written does not stop training (res->ckpt_failed counts them).
+                                After a complete run the caller saves its results, then removes
+                                the file. */
     long checkpoint_every;   /* > 0: also checkpoint every N steps */
     int resume;              /* 1: continue from the checkpoint file (same configuration) */
     uint64_t config_hash;    /* identifies the configuration: a checkpoint written under
@@ -61,7 +62,6 @@ typedef struct {
 typedef void (*bfc_train_log_fn)(const bfc_train_point *pt, void *ctx);
 
 #define BFC_MAX_STAGES BFC_MAX_L
-#define BFC_BULK_KEEP 0.999 /* share of test points kept by the bulk error */
 
 typedef struct {
     double test_error;                    /* relative test error at the end */
@@ -70,27 +70,24 @@ typedef struct {
     double feature_error[BFC_MAX_L + 1];  /* at the end, layers 2..L−1 */
     int n_stages;
     int stage_top[BFC_MAX_STAGES];        /* top layer of each stage */
+    int stages_done;                      /* stages finished: only the first stages_done
+                                             entries of the two arrays below were measured */
     double fe_end_of_stage[BFC_MAX_STAGES][BFC_MAX_L + 1];
     double test_error_end_of_stage[BFC_MAX_STAGES];
-    long steps;                           /* training steps done */
+    long steps;                           /* training steps whose update the learner holds */
+    double loss_start;                    /* minibatch objective of the run's first step */
     double wall_s, cpu_s, train_s;        /* total, CPU, and time inside training steps */
     double us_per_step;                   /* train_s / steps, in microseconds */
     double step_flops;                    /* flops of one step of the last stage */
-    int diverged;                         /* 1: stopped on a non-finite loss */
+    int diverged;                         /* 1: stopped by the divergence rule (optim.h) */
+    int ckpt_failed;                      /* checkpoints that could not be written */
+    char ckpt_error[256];                 /* why the latest of them failed */
     char message[512];                    /* why training stopped early, or "" */
 } bfc_train_result;
 
-/* One Adam step on n parameters, t = 1, 2, ... the step since the optimiser state was reset:
- *   g = scale·grad,  m1 ← β1 m1 + (1 − β1) g,  m2 ← β2 m2 + (1 − β2) g²,
- *   θ ← θ − lr · (m1 / (1 − β1^t)) / (√(m2 / (1 − β2^t)) + ε).
- * One pass over the four arrays (which must not overlap), vectorised. bfc_train's update. */
-void bfc_adam_update(double *restrict theta, const double *restrict grad, double *restrict m1,
-                     double *restrict m2, size_t n, double scale, double lr, double beta1,
-                     double beta2, double eps, long t);
-
 /* Checkpoint file format: "BFCCKPT1", configuration hash, sizes, the loop position, the
- * results so far, parameters, optimiser moments, the last evaluated parameters, the minibatch
- * permutation and the RNG state, then an FNV-1a checksum of everything before it. Resuming
+ * results so far, parameters, optimiser moments, the parameters before the latest update, the
+ * minibatch permutation and the RNG state, then an FNV-1a checksum of everything before it. Resuming
  * from it gives bitwise the same parameters and results as an uninterrupted run (one BLAS
  * thread), except for the timings. */
 
@@ -98,11 +95,13 @@ void bfc_adam_update(double *restrict theta, const double *restrict grad, double
 int bfc_train_checkpoint_steps(const char *path, long *steps);
 
 /* Train lr on train, evaluating on test (test->g is the clean target). log (may be NULL)
- * receives every evaluation point. Returns BFC_OK, BFC_EDIVERGED (the learner holds the last
- * evaluated finite state, res->message says where and what to change), BFC_EINTR (stopped by
- * cfg->stop; res holds the results so far and the checkpoint, if any, is written), or an
- * error code (a checkpoint that cannot be read or belongs to another configuration:
- * BFC_EFORMAT with a message naming the file). */
+ * receives every evaluation point. Returns BFC_OK, BFC_EDIVERGED (a minibatch loss broke the
+ * divergence rule of optim.h: the learner holds the parameters before that step, res holds
+ * results measured on them and res->message says where and what to change), BFC_EINTR
+ * (stopped by cfg->stop; res holds the results so far and the checkpoint, if any, is
+ * written), or an error code (a checkpoint that cannot be read or belongs to another
+ * configuration: BFC_EFORMAT with a message naming the file). Stages not finished have no
+ * end-of-stage values (res->stages_done). */
 int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
               const bfc_train_config *cfg, bfc_train_log_fn log, void *ctx,
               bfc_train_result *res);

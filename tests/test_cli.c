@@ -172,21 +172,6 @@ Test(cli, unreadable_and_malformed_data_files_are_named)
     free(dir);
 }
 
-Test(cli, divergence_stops_with_advice_and_writes_no_partial_files)
-{
-    char *dir = tmpdir(), args[4096];
-    snprintf(args, sizeof args, "train " SMALL " --optimizer sgd --lr 100 --no-cosine --out %s/r --json", dir);
-    int rc = bfc_run(args);
-    cr_expect_neq(rc, 0);
-    cr_expect_not_null(strstr(err_buf, "diverged"), "%s", err_buf);
-    cr_expect_not_null(strstr(err_buf, "smaller --lr"), "%s", err_buf);
-    char sub[4200];
-    snprintf(sub, sizeof sub, "%s/r", dir);
-    cr_expect_eq(count_tmp_files(sub), 0);
-    cr_expect_not_null(strstr(out_buf, "\"status\":\"training diverged\""), "%s", out_buf);
-    free(dir);
-}
-
 /* The "test_error" field of a JSON summary, as text (bitwise comparison of the number). */
 static void field(const char *json, const char *key, char *out, size_t cap)
 {
@@ -200,6 +185,63 @@ static void field(const char *json, const char *key, char *out, size_t cap)
     memcpy(out, p, n);
     out[n] = '\0';
 }
+
+/* Adam at --lr 1000 does not overflow: its objective grows to 1e46 and more while staying
+ * finite. The divergence rule (optim.h) stops it all the same: status "diverged" in both
+ * result files and on stdout, exit code 3, and the errors of the parameters before the step
+ * that broke the bound (finite, and no end-of-stage values for stages not finished). */
+Test(cli, adam_divergence_with_finite_losses_is_reported_as_diverged_not_ok)
+{
+    char *dir = tmpdir(), args[4096], path[4200], buf[1 << 15];
+    const char *L[] = {"3", "4"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args,
+                 "train --d 8 --n 1000 --n-test 500 --n-ref 5000 --steps 300 --lr 1000 --L %s "
+                 "--quiet --json --out %s/L%s", L[i], dir, L[i]);
+        int rc = bfc_run(args);
+        cr_expect_eq(rc, 3, "L=%s: exit %d, %s", L[i], rc, err_buf);
+        cr_expect_not_null(strstr(err_buf, "diverged at stage 2"), "%s", err_buf);
+        snprintf(path, sizeof path, "%s/L%s/result.json", dir, L[i]);
+        slurp(path, buf, sizeof buf);
+        cr_expect_not_null(strstr(buf, "\"status\":\"diverged\""), "%s", buf);
+        cr_expect_not_null(strstr(buf, "\"stages_done\":0"), "%s", buf);
+        cr_expect_not_null(strstr(buf, "\"test_error_end_of_stage\":[null,null"), "%s", buf);
+        char te[64];
+        field(buf, "test_error", te, sizeof te);
+        cr_expect(atof(te) > 0 && atof(te) < 100, "L=%s: test error %s of the kept state", L[i],
+                  te);
+        snprintf(path, sizeof path, "%s/L%s/result.csv", dir, L[i]);
+        slurp(path, buf, sizeof buf);
+        cr_expect_not_null(strstr(buf, ",status,diverged\n"), "%s", buf);
+        cr_expect_null(strstr(buf, "_stage_"), "no stage finished: %s", buf);
+    }
+    /* the two-layer baseline follows the same rule */
+    snprintf(args, sizeof args,
+             "fit --method twolayer --width 64 --steps 300 --lr 1000 --d 8 --n 1000 --n-test 500 "
+             "--n-ref 5000 --quiet --json --out %s/tl", dir);
+    int rc = bfc_run(args);
+    cr_expect_eq(rc, 3, "twolayer: exit %d, %s", rc, err_buf);
+    cr_expect_not_null(strstr(out_buf, "\"status\":\"diverged\""), "%s", out_buf);
+    snprintf(path, sizeof path, "%s/tl/result.csv", dir);
+    cr_expect_not_null(strstr(slurp(path, buf, sizeof buf), ",status,diverged\n"), "%s", buf);
+    free(dir);
+}
+
+Test(cli, divergence_stops_with_advice_and_writes_no_partial_files)
+{
+    char *dir = tmpdir(), args[4096];
+    snprintf(args, sizeof args, "train " SMALL " --optimizer sgd --lr 100 --no-cosine --out %s/r --json", dir);
+    int rc = bfc_run(args);
+    cr_expect_eq(rc, 3, "diverged runs exit 3 (got %d)", rc);
+    cr_expect_not_null(strstr(err_buf, "diverged"), "%s", err_buf);
+    cr_expect_not_null(strstr(err_buf, "smaller --lr"), "%s", err_buf);
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/r", dir);
+    cr_expect_eq(count_tmp_files(sub), 0);
+    cr_expect_not_null(strstr(out_buf, "\"status\":\"diverged\""), "%s", out_buf);
+    free(dir);
+}
+
 
 Test(cli, same_seed_gives_bitwise_identical_results_and_gen_data_reproduces_a_direct_run)
 {
@@ -238,7 +280,8 @@ Test(cli, train_writes_curve_result_csv_and_json_with_the_blas_core)
     cr_expect_eq(lines, 1 + 2 * 5, "curve.csv has %d lines", lines); /* 2 stages × 50/10 */
     snprintf(path, sizeof path, "%s/r/result.csv", dir);
     slurp(path, buf, sizeof buf);
-    cr_expect_not_null(strstr(buf, "method,d,L,n,seed,metric,value\ne2e,6,3,512,0,test_error,"));
+    cr_expect_not_null(strstr(buf, "method,d,L,n,seed,metric,value\ne2e,6,3,512,0,status,ok\n"
+                                   "e2e,6,3,512,0,test_error,"), "%s", buf);
     snprintf(path, sizeof path, "%s/r/result.json", dir);
     slurp(path, buf, sizeof buf);
     cr_expect_not_null(strstr(buf, "\"blas_threads\""));

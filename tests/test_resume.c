@@ -224,3 +224,186 @@ Test(resume, refuses_a_checkpoint_from_another_configuration_or_a_corrupt_one)
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     cr_expect_eq(system(cmd), 0);
 }
+
+/* Start the common run into dir and stop it with SIGINT as soon as its first periodic
+ * checkpoint exists (step 100 of 1500 in stage 2, the first stage). Returns the exit code,
+ * or −1 if the run ended first. */
+static int interrupt_at_first_checkpoint(const char *dir)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
+    pid_t pid = start(dir, 0);
+    int status;
+    for (;;) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return -1;
+        if (access(path, F_OK) == 0) {
+            kill(pid, SIGINT);
+            return finish(pid);
+        }
+        usleep(2000);
+    }
+}
+
+/* An interrupted run's result files hold what was measured and nothing else: its status,
+ * the errors at the moment it stopped, no end-of-stage values for the stages it did not
+ * finish (absent from result.csv, null in result.json), and no stage that does not exist. */
+Test(resume, an_interrupted_run_writes_only_what_it_measured, .timeout = 120)
+{
+    char root[] = "/tmp/bfc-resume-XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char dir[4096], cmd[8192];
+    snprintf(dir, sizeof dir, "%s/r", root);
+    int rc = interrupt_at_first_checkpoint(dir);
+    if (rc == -1) cr_skip_test("the run ended before the signal");
+    cr_assert_eq(rc, 130);
+    const char *json = slurp(dir, "result.json");
+    cr_assert_not_null(json);
+    cr_expect_not_null(strstr(json, "\"status\":\"interrupted\""), "%s", json);
+    cr_expect_not_null(strstr(json, "\"stage_top\":[2,3]"), "%s", json);
+    cr_expect_not_null(strstr(json, "\"stages_done\":0"), "%s", json);
+    cr_expect_not_null(strstr(json, "\"feature_error_end_of_stage\":[null,null]"), "%s", json);
+    cr_expect_not_null(strstr(json, "\"test_error_end_of_stage\":[null,null]"), "%s", json);
+    const char *csv = slurp(dir, "result.csv");
+    cr_assert_not_null(csv);
+    cr_expect_not_null(strstr(csv, "\ne2e,8,3,2048,0,status,interrupted\n"), "%s", csv);
+    cr_expect_null(strstr(csv, "_stage_"), "end-of-stage rows of unfinished stages: %s", csv);
+    cr_expect_not_null(strstr(csv, ",test_error,"), "%s", csv); /* measured when it stopped */
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* A checkpoint that cannot be written (a full disk, simulated for checkpoint.bin alone by
+ * BFC_FAULT_FULL_DISK, src/fsutil.h) does not cost the run: training goes on, the results
+ * are written with status ok and every stage, and the failure is reported. */
+Test(resume, a_checkpoint_that_cannot_be_written_does_not_discard_the_finished_run,
+     .timeout = 120)
+{
+    char root[] = "/tmp/bfc-resume-XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "BFC_FAULT_FULL_DISK=checkpoint.bin BFC_BLAS_AUTOFIX=0 %s train --d 8 --n 1000 "
+             "--n-test 500 --n-ref 5000 --steps 300 --quiet --out %s/r 2>%s/err.txt",
+             BFC, root, root);
+    int rc = system(cmd);
+    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "exit %d", rc);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/r", root);
+    const char *err = slurp(root, "err.txt");
+    cr_expect_not_null(strstr(err, "1 checkpoint could not be written"), "%s", err);
+    cr_expect_not_null(strstr(err, "No space left on device"), "%s", err);
+    const char *json = slurp(dir, "result.json");
+    cr_assert_not_null(json, "no result.json");
+    cr_expect_not_null(strstr(json, "\"status\":\"ok\""), "%s", json);
+    cr_expect_not_null(strstr(json, "\"stages_done\":2"), "%s", json);
+    cr_expect_not_null(strstr(json, "\"checkpoint_failures\":1"), "%s", json);
+    const char *csv = slurp(dir, "result.csv");
+    cr_assert_not_null(csv, "no result.csv");
+    cr_expect_not_null(strstr(csv, ",status,ok\n"), "%s", csv);
+    cr_expect_not_null(strstr(csv, ",feature_error_2_stage_3,"), "%s", csv);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    cr_expect_eq(system(cmd), 0);
+}
+
+/* Every flag of `bfc train --help` changes the run's identity, and so a resume with it
+ * changed is refused, except those that cannot change the run's numbers. A flag added to
+ * the command without an entry here fails the test. */
+static const struct {
+    const char *flag, *changed; /* changed: the flag with another value; NULL: exempt */
+} flag_changes[] = {
+    {"d", "--d 9"},
+    {"L", "--L 4"},
+    {"k", "--k 4"},
+    {"J", "--J 3:2,1"},
+    {"gap", "--gap 0.2"},
+    {"alpha", "--alpha 1,0.3"},
+    {"noise", "--noise 0.1"},
+    {"input", "--input sphere"},
+    {"weights", "--weights orthonormal"},
+    {"task", "--task classification"},
+    {"n-ref", "--n-ref 5001"},
+    {"n", "--n 2047"},
+    {"n-test", "--n-test 999"},
+    {"seed", "--seed 1"},
+    {"target-seed", "--target-seed 1"},
+    {"data", NULL},       /* another data set: its directory is part of the identity, but
+                             --data conflicts with the drawing flags of this run */
+    {"out", NULL},        /* where the run is */
+    {"json", NULL},       /* outputs and progress only */
+    {"force", NULL},      /* whether an older run's results may be replaced */
+    {"quiet", NULL},
+    {"threads", NULL},    /* train runs one BLAS thread unless told; results are compared
+                             bitwise at one thread */
+    {"schedule", "--schedule layerwise"},
+    {"steps", "--steps 1501"},
+    {"batch", "--batch 128"},
+    {"optimizer", "--optimizer sgd"},
+    {"lr", "--lr 1e-3"},
+    {"momentum", "--momentum 0.8"},
+    {"no-cosine", "--no-cosine"},
+    {"clip", "--clip 1"},
+    {"clamp", "--clamp 4"},
+    {"lambda-tie", "--lambda-tie 0.5"},
+    {"lambda-wd", "--lambda-wd 1e-4"},
+    {"m", "--m 10"},
+    {"width-mult", "--width-mult 3"},
+    {"p-extra", "--p-extra 3"},
+    {"init-scale", "--init-scale 0.2"},
+    {"precision", "--precision single"},
+    {"eval-every", "--eval-every 25"},
+    {"checkpoint-every", NULL}, /* when checkpoints are written, not what is computed */
+    {"resume", NULL},
+};
+
+Test(resume, changing_any_training_flag_refuses_the_resume, .timeout = 180)
+{
+    const size_t nf = sizeof flag_changes / sizeof flag_changes[0];
+    char root[] = "/tmp/bfc-resume-XXXXXX";
+    cr_assert_not_null(mkdtemp(root));
+    char dir[4096], cmd[16384];
+    /* every flag --help lists has an entry */
+    snprintf(cmd, sizeof cmd, "%s train --help > %s/help.txt", BFC, root);
+    cr_assert_eq(system(cmd), 0);
+    const char *help = slurp(root, "help.txt");
+    int listed = 0;
+    for (const char *p = help; (p = strstr(p, "\n  --"));) {
+        p += 5;
+        size_t n = strcspn(p, " =\n");
+        int found = 0;
+        for (size_t i = 0; i < nf; i++)
+            found |= strlen(flag_changes[i].flag) == n && !strncmp(flag_changes[i].flag, p, n);
+        cr_expect(found, "--%.*s has no entry in flag_changes", (int)n, p);
+        listed++;
+    }
+    cr_expect_eq((size_t)listed, nf, "--help lists %d flags, the table %zu", listed, nf);
+
+    snprintf(dir, sizeof dir, "%s/r", root);
+    int rc = interrupt_at_first_checkpoint(dir);
+    if (rc == -1) cr_skip_test("the run ended before the signal");
+    cr_assert_eq(rc, 130);
+    for (size_t i = 0; i < nf; i++) {
+        if (!flag_changes[i].changed) continue;
+        snprintf(cmd, sizeof cmd,
+                 "BFC_BLAS_AUTOFIX=0 %s train --d 8 --n 2048 --n-test 1000 --n-ref 5000 --steps "
+                 "1500 --eval-every 50 --checkpoint-every 100 --quiet --out %s --resume %s "
+                 "2>%s/err.txt",
+                 BFC, dir, flag_changes[i].changed, root);
+        rc = system(cmd);
+        cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "%s: exit %d", flag_changes[i].changed,
+                  rc);
+        const char *err = slurp(root, "err.txt");
+        cr_expect_not_null(strstr(err, "another configuration"), "%s: %s",
+                           flag_changes[i].changed, err);
+    }
+    /* the exempt flags do not: the run resumes and finishes */
+    snprintf(cmd, sizeof cmd,
+             "BFC_BLAS_AUTOFIX=0 %s train --d 8 --n 2048 --n-test 1000 --n-ref 5000 --steps "
+             "1500 --eval-every 50 --checkpoint-every 300 --threads 1 --json --quiet --out %s "
+             "--resume > /dev/null 2>%s/err.txt",
+             BFC, dir, root);
+    rc = system(cmd);
+    cr_expect(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "exempt flags: exit %d: %s", rc,
+              slurp(root, "err.txt"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    cr_expect_eq(system(cmd), 0);
+}
