@@ -226,6 +226,22 @@ static int ckpt_save(const char *path, const bfc_train_config *cfg, loop_pos *po
     return bfc_afile_commit(af);
 }
 
+/* GSL's MT19937 state (gsl/rng/mt.c), the generator of bfc_rng_new. A checkpoint's copy is
+ * installed as is, so its index must lie in the table: the next draw reads mt[mti]. */
+typedef struct {
+    unsigned long mt[624];
+    int mti;
+} mt19937_state;
+
+static int rng_state_ok(const gsl_rng *r, const unsigned char *state)
+{
+    if (strcmp(gsl_rng_name(r), "mt19937") != 0 || gsl_rng_size(r) != sizeof(mt19937_state))
+        return 0;
+    mt19937_state m;
+    memcpy(&m, state, sizeof m);
+    return m.mti >= 0 && m.mti <= 624;
+}
+
 /* Read the checkpoint at path into pos, res and the state ts, for a run of nst stages of
  * stage_steps steps. Everything is checked (magic, configuration, sizes, length, checksum,
  * the loop position, the results' counts and strings, the permutation) before the live
@@ -297,6 +313,10 @@ static int ckpt_load(const char *path, const bfc_train_config *cfg, int nst, lon
             st = bfc_fail(BFC_EFORMAT, "%s: minibatch permutation out of range", path);
             goto out;
         }
+    }
+    if (!rng_state_ok(ts->b->rng, buf + len - sizeof(uint64_t) - pt[k - 1].n)) {
+        st = bfc_fail(BFC_EFORMAT, "%s: random number generator state out of range", path);
+        goto out;
     }
     off = 8; /* all checked: the state parts follow the header in order */
     for (int i = 0; i < k; i++) {

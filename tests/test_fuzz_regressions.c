@@ -4,8 +4,11 @@
 #include "bfc.h"
 #include "cli.h"
 #include "fsutil.h"
+#include "learner.h"
 #include "npy.h"
+#include "rng.h"
 #include "target.h"
+#include "train.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -214,4 +217,70 @@ Test(fuzz_regressions, seed_with_space_before_minus_is_rejected)
                   (unsigned long long)u);
     cr_assert_eq(bfc_parse_u64("--seed", "18446744073709551615", &u), BFC_OK);
     cr_assert_eq(u, UINT64_MAX);
+}
+
+/* A checkpoint whose checksum is right but whose generator state has its table index out of
+ * range (written for the checkpoint fuzz target: fuzz/corpus/checkpoint/rng_index_negative)
+ * crashed the first draw after --resume inside GSL; it is refused, naming the state. */
+static void stop_after_two(const bfc_train_point *pt, void *ctx)
+{
+    if (pt->global_step >= 2) *(volatile sig_atomic_t *)ctx = 1;
+}
+
+Test(fuzz_regressions, checkpoint_with_rng_index_out_of_range_is_refused)
+{
+    bfc_target_config tc;
+    bfc_target_defaults(&tc);
+    tc.d = 3;
+    tc.L = 3;
+    tc.k[2] = tc.k[3] = 2;
+    tc.n_ref = 1000;
+    bfc_target_resolve(&tc);
+    int st = 0;
+    bfc_target *t = bfc_target_new(&tc, &st);
+    cr_assert_not_null(t, "%s", bfc_last_error());
+    bfc_data train, test;
+    cr_assert_eq(bfc_data_make(t, 12, 1, BFC_STREAM_TRAIN, &train), BFC_OK);
+    cr_assert_eq(bfc_data_make(t, 8, 1, BFC_STREAM_TEST, &test), BFC_OK);
+    bfc_learner_config lc;
+    bfc_learner_defaults(&lc);
+    lc.m = 3;
+    bfc_learner *lr = bfc_learner_new(&tc, &lc, 4, &st);
+    cr_assert_not_null(lr);
+    bfc_train_config c;
+    bfc_train_defaults(&c);
+    c.steps = 3;
+    c.batch = 4;
+    c.eval_every = 1;
+    c.checkpoint = in_scratch("checkpoint.bin");
+    c.config_hash = 7;
+    volatile sig_atomic_t flag = 0;
+    c.stop = &flag;
+    bfc_train_result res;
+    cr_assert_eq(bfc_train(lr, t, &train, &test, &c, stop_after_two, (void *)&flag, &res),
+                 BFC_EINTR);
+    size_t len = 0;
+    unsigned char *b = (unsigned char *)bfc_read_file(c.checkpoint, &len);
+    cr_assert_not_null(b);
+    /* the state ends the file before the checksum: {unsigned long mt[624]; int mti;} */
+    const size_t mti = len - 8 - (624 * sizeof(unsigned long) + 8) + 624 * sizeof(unsigned long);
+    const int bad = -1000000;
+    memcpy(b + mti, &bad, sizeof bad);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len - 8; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    memcpy(b + len - 8, &h, sizeof h);
+    FILE *f = fopen(c.checkpoint, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(b);
+    c.resume = 1;
+    c.stop = NULL;
+    cr_expect_eq(bfc_train(lr, t, &train, &test, &c, NULL, NULL, &res), BFC_EFORMAT);
+    cr_expect_not_null(strstr(bfc_last_error(), "random number generator state"), "%s",
+                       bfc_last_error());
+    bfc_learner_free(lr);
+    bfc_data_free(&train);
+    bfc_data_free(&test);
+    bfc_target_free(t);
 }
