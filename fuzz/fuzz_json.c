@@ -1,4 +1,5 @@
-/* fuzz_json.c: libFuzzer target for the JSON parser (bfc_json_parse). Besides looking for
+/* fuzz_json.c: libFuzzer target for the JSON reader (bfc_json_parse: Jansson's parser, then
+ * the copy into our tree with each number's double and integer literal). Besides looking for
  * memory and UB errors it checks two facts on every input the parser accepts: each accessor
  * agrees with the tree, and writing the tree back with bfc_jw and parsing the text again
  * gives the same tree (numbers compare as doubles, -0 and 0 kept apart). */

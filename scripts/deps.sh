@@ -5,7 +5,8 @@
 # Usage: scripts/deps.sh [extra-package ...]
 set -euo pipefail
 
-packages=(build-essential cmake libgsl-dev libopenblas-dev libcriterion-dev gnuplot-nox "$@")
+packages=(build-essential cmake libgsl-dev libopenblas-dev libjansson-dev libcriterion-dev gnuplot-nox
+          "$@")
 
 missing=()
 for p in "${packages[@]}"; do

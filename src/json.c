@@ -1,11 +1,12 @@
 /* json.c: JSON writer (shortest round-trip numbers, automatic commas, optional indentation)
- * and a strict recursive-descent parser into a tree with line:column error messages. */
+ * and the reader: Jansson parses, this file copies its values into a read-only tree with
+ * typed getters (json.h says why Jansson and what the layer adds). */
 #include "json.h"
 
 #include "bfc.h"
 #include "fsutil.h"
 
-#include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -286,6 +287,8 @@ int bfc_jw_write_file(const bfc_jw *j, const char *path)
 
 /* ======================================================================== parser ===== */
 
+/* The tree handed out: Jansson's values copied into arrays (O(1) access by index, members in
+ * file order) with each number's double and, for an integer literal, its exact value. */
 struct bfc_json {
     int type;
     int boolean;
@@ -293,65 +296,10 @@ struct bfc_json {
     double num;
     long long ival;
     char *str;        /* STRING */
-    size_t n, cap;    /* ARRAY/OBJECT: children */
+    size_t n;         /* ARRAY/OBJECT: children */
     bfc_json *items;  /* ARRAY/OBJECT: values */
     char **keys;      /* OBJECT: keys, parallel to items */
 };
-
-typedef struct {
-    const char *start;
-    const char *p;
-    int depth;
-    char msg[300];
-    int failed;
-} parser;
-
-static void line_col(const char *start, const char *at, int *line, int *col)
-{
-    int l = 1, c = 1;
-    for (const char *q = start; q < at && *q; q++) {
-        if (*q == '\n') {
-            l++;
-            c = 1;
-        } else {
-            c++;
-        }
-    }
-    *line = l;
-    *col = c;
-}
-
-__attribute__((format(printf, 3, 4))) static void perr(parser *ps, const char *at,
-                                                       const char *fmt, ...)
-{
-    if (ps->failed) return;
-    ps->failed = 1;
-    int line, col;
-    line_col(ps->start, at, &line, &col);
-    int m = snprintf(ps->msg, sizeof ps->msg, "%d:%d: ", line, col);
-    if (m < 0) m = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ps->msg + m, sizeof ps->msg - (size_t)m, fmt, ap);
-    va_end(ap);
-}
-
-/* A printable description of the character at p, for "found ..." parts of messages. */
-static const char *found(const char *p, char *buf, size_t cap)
-{
-    unsigned char c = (unsigned char)*p;
-    if (c == 0) return "end of input";
-    if (c >= 0x20 && c < 0x7f)
-        snprintf(buf, cap, "'%c'", c);
-    else
-        snprintf(buf, cap, "byte 0x%02x", c);
-    return buf;
-}
-
-static void skip_ws(parser *ps)
-{
-    while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r') ps->p++;
-}
 
 static void free_contents(bfc_json *v)
 {
@@ -371,386 +319,69 @@ void bfc_json_free(bfc_json *v)
     free(v);
 }
 
-static void parse_value(parser *ps, bfc_json *v);
-
-static int hex4(const char *p, unsigned *out)
+/* Copy Jansson's value a into v. a comes from the pass that reads every number with strtod
+ * (JSON_DECODE_INT_AS_REAL); b, the same document read with integers kept apart, gives the
+ * integer literals (NULL: unknown, none is marked). 0, -1 out of memory, -2 too deep. */
+static int convert(bfc_json *v, const json_t *a, const json_t *b, int depth)
 {
-    unsigned u = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        unsigned d;
-        if (c >= '0' && c <= '9')
-            d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            d = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            d = (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-        u = u * 16 + d;
+    memset(v, 0, sizeof *v);
+    if (depth > BFC_JSON_MAX_DEPTH) return -2; /* Jansson's own limit is the same */
+    switch (json_typeof(a)) {
+    case JSON_NULL: v->type = BFC_JSON_NULL; return 0;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        v->type = BFC_JSON_BOOL;
+        v->boolean = json_is_true(a);
+        return 0;
+    case JSON_INTEGER: /* not produced with JSON_DECODE_INT_AS_REAL */
+    case JSON_REAL:
+        v->type = BFC_JSON_NUMBER;
+        v->num = json_number_value(a);
+        v->is_int = json_is_integer(b);
+        v->ival = v->is_int ? (long long)json_integer_value(b) : 0;
+        return 0;
+    case JSON_STRING:
+        v->type = BFC_JSON_STRING;
+        v->str = strdup(json_string_value(a)); /* no \u0000: Jansson refuses it by default */
+        return v->str ? 0 : -1;
+    case JSON_ARRAY:
+    case JSON_OBJECT: break;
     }
-    *out = u;
+    const int obj = json_is_object(a);
+    v->type = obj ? BFC_JSON_OBJECT : BFC_JSON_ARRAY;
+    const size_t n = obj ? json_object_size(a) : json_array_size(a);
+    if (n == 0) return 0;
+    v->items = calloc(n, sizeof *v->items);
+    v->keys = obj ? calloc(n, sizeof *v->keys) : NULL;
+    if (!v->items || (obj && !v->keys)) return -1;
+    if (!obj) {
+        for (size_t i = 0; i < n; i++, v->n++) {
+            const int st = convert(&v->items[i], json_array_get(a, i), json_array_get(b, i),
+                                   depth + 1);
+            if (st) return st;
+        }
+        return 0;
+    }
+    const char *key;
+    json_t *m;
+    json_object_foreach((json_t *)a, key, m) { /* insertion (file) order */
+        if (!(v->keys[v->n] = strdup(key))) return -1;
+        bfc_json *c = &v->items[v->n++];
+        const int st = convert(c, m, json_object_get(b, key), depth + 1);
+        if (st) return st;
+    }
     return 0;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
+/* Jansson reports a trailing comma as an unexpected ']' or '}' (e->position: bytes read,
+ * the bracket last); say what it is. */
+static const char *trailing_comma(const char *text, const json_error_t *e)
 {
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* Parse a string at ps->p (which is '"'); returns a malloc'd C string or NULL. The decoded
- * text is never longer than the source (an escape of k bytes yields at most k bytes). */
-static char *parse_string(parser *ps)
-{
-    const char *open = ps->p++;
-    const char *q = ps->p;
-    while (*q && *q != '"') q += (*q == '\\' && q[1]) ? 2 : 1;
-    char *out = malloc((size_t)(q - ps->p) + 1);
-    if (!out) {
-        perr(ps, open, "out of memory");
-        return NULL;
-    }
-    size_t n = 0;
-    for (;;) {
-        const char *at = ps->p;
-        unsigned char c = (unsigned char)*ps->p;
-        if (c == '"') {
-            ps->p++;
-            break;
-        }
-        if (c == 0) {
-            int l, col;
-            line_col(ps->start, open, &l, &col);
-            perr(ps, at, "unterminated string (opened at %d:%d): expected '\"'", l, col);
-            goto fail;
-        }
-        if (c < 0x20) {
-            perr(ps, at, "control character 0x%02x in string (missing closing '\"'?)", c);
-            goto fail;
-        }
-        if (c != '\\') {
-            out[n++] = (char)c;
-            ps->p++;
-            continue;
-        }
-        char e = ps->p[1];
-        ps->p += 2;
-        switch (e) {
-        case '"': out[n++] = '"'; break;
-        case '\\': out[n++] = '\\'; break;
-        case '/': out[n++] = '/'; break;
-        case 'b': out[n++] = '\b'; break;
-        case 'f': out[n++] = '\f'; break;
-        case 'n': out[n++] = '\n'; break;
-        case 'r': out[n++] = '\r'; break;
-        case 't': out[n++] = '\t'; break;
-        case 'u': {
-            unsigned cp, lo;
-            if (hex4(ps->p, &cp)) {
-                perr(ps, at, "expected 4 hex digits after \\u");
-                goto fail;
-            }
-            ps->p += 4;
-            if (cp >= 0xdc00 && cp <= 0xdfff) {
-                perr(ps, at, "unpaired low surrogate \\u%04x", cp);
-                goto fail;
-            }
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (ps->p[0] != '\\' || ps->p[1] != 'u' || hex4(ps->p + 2, &lo) ||
-                    lo < 0xdc00 || lo > 0xdfff) {
-                    perr(ps, at, "high surrogate \\u%04x must be followed by a low "
-                                 "surrogate \\udc00..\\udfff", cp);
-                    goto fail;
-                }
-                ps->p += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            if (cp == 0) {
-                perr(ps, at, "\\u0000 is not supported in strings");
-                goto fail;
-            }
-            n += put_utf8(out + n, cp); /* <= 4 bytes from >= 6 source bytes */
-            break;
-        }
-        default: {
-            char fb[16];
-            perr(ps, at, "invalid escape: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t "
-                         "\\u after '\\', found %s", found(at + 1, fb, sizeof fb));
-            goto fail;
-        }
-        }
-    }
-    out[n] = '\0';
-    return out;
-fail:
-    free(out);
-    return NULL;
-}
-
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static void parse_number(parser *ps, bfc_json *v)
-{
-    const char *s = ps->p, *q = s;
-    char fb[16];
-    int integral = 1;
-    if (*q == '-') q++;
-    if (*q == '0') {
-        q++;
-        if (is_digit(*q)) {
-            perr(ps, q, "leading zeros are not allowed in numbers");
-            return;
-        }
-    } else if (is_digit(*q)) {
-        while (is_digit(*q)) q++;
-    } else {
-        perr(ps, q, "expected a digit in number, found %s", found(q, fb, sizeof fb));
-        return;
-    }
-    if (*q == '.') {
-        integral = 0;
-        q++;
-        if (!is_digit(*q)) {
-            perr(ps, q, "expected a digit after '.', found %s", found(q, fb, sizeof fb));
-            return;
-        }
-        while (is_digit(*q)) q++;
-    }
-    if (*q == 'e' || *q == 'E') {
-        integral = 0;
-        q++;
-        if (*q == '+' || *q == '-') q++;
-        if (!is_digit(*q)) {
-            perr(ps, q, "expected a digit in exponent, found %s", found(q, fb, sizeof fb));
-            return;
-        }
-        while (is_digit(*q)) q++;
-    }
-    /* strtod on a copy, so that it cannot read beyond the JSON number ("0x1" etc.). */
-    size_t len = (size_t)(q - s);
-    char small[64];
-    char *buf = len < sizeof small ? small : malloc(len + 1);
-    if (!buf) {
-        perr(ps, s, "out of memory");
-        return;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    errno = 0;
-    double d = strtod(buf, NULL);
-    int range = errno == ERANGE && isinf(d);
-    long long iv = 0;
-    int is_int = 0;
-    if (integral) {
-        errno = 0;
-        iv = strtoll(buf, NULL, 10);
-        is_int = errno != ERANGE;
-    }
-    if (buf != small) free(buf);
-    if (range) {
-        perr(ps, s, "number %.*s is out of the range of a double", (int)(len > 40 ? 40 : len),
-             s);
-        return;
-    }
-    v->type = BFC_JSON_NUMBER;
-    v->num = d;
-    v->is_int = is_int;
-    v->ival = iv;
-    ps->p = q;
-}
-
-static bfc_json *add_child(parser *ps, bfc_json *v)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 4;
-        bfc_json *items = realloc(v->items, cap * sizeof *items);
-        if (!items) {
-            perr(ps, ps->p, "out of memory");
-            return NULL;
-        }
-        v->items = items;
-        if (v->type == BFC_JSON_OBJECT) {
-            char **keys = realloc(v->keys, cap * sizeof *keys);
-            if (!keys) {
-                perr(ps, ps->p, "out of memory");
-                return NULL;
-            }
-            v->keys = keys;
-        }
-        v->cap = cap;
-    }
-    bfc_json *c = &v->items[v->n];
-    memset(c, 0, sizeof *c);
-    if (v->keys) v->keys[v->n] = NULL;
-    v->n++;
-    return c;
-}
-
-static void parse_array(parser *ps, bfc_json *v)
-{
-    char fb[16];
-    v->type = BFC_JSON_ARRAY;
-    ps->p++; /* '[' */
-    skip_ws(ps);
-    if (*ps->p == ']') {
-        ps->p++;
-        return;
-    }
-    for (;;) {
-        bfc_json *c = add_child(ps, v);
-        if (!c) return;
-        parse_value(ps, c);
-        if (ps->failed) return;
-        skip_ws(ps);
-        if (*ps->p == ']') {
-            ps->p++;
-            return;
-        }
-        if (*ps->p != ',') {
-            perr(ps, ps->p, "expected ',' or ']' after array element, found %s",
-                 found(ps->p, fb, sizeof fb));
-            return;
-        }
-        ps->p++;
-        skip_ws(ps);
-        if (*ps->p == ']') {
-            perr(ps, ps->p, "trailing comma: expected a value before ']'");
-            return;
-        }
-    }
-}
-
-static void parse_object(parser *ps, bfc_json *v)
-{
-    char fb[16];
-    v->type = BFC_JSON_OBJECT;
-    ps->p++; /* '{' */
-    skip_ws(ps);
-    if (*ps->p == '}') {
-        ps->p++;
-        return;
-    }
-    for (;;) {
-        if (*ps->p != '"') {
-            perr(ps, ps->p, "expected a string key, found %s", found(ps->p, fb, sizeof fb));
-            return;
-        }
-        const char *key_at = ps->p;
-        char *key = parse_string(ps);
-        if (!key) return;
-        for (size_t i = 0; i < v->n; i++) {
-            if (strcmp(v->keys[i], key) == 0) {
-                perr(ps, key_at, "duplicate key '%.100s' in object", key);
-                free(key);
-                return;
-            }
-        }
-        bfc_json *c = add_child(ps, v);
-        if (!c) {
-            free(key);
-            return;
-        }
-        v->keys[v->n - 1] = key;
-        skip_ws(ps);
-        if (*ps->p != ':') {
-            perr(ps, ps->p, "expected ':' after key '%.100s', found %s", key,
-                 found(ps->p, fb, sizeof fb));
-            return;
-        }
-        ps->p++;
-        parse_value(ps, c);
-        if (ps->failed) return;
-        skip_ws(ps);
-        if (*ps->p == '}') {
-            ps->p++;
-            return;
-        }
-        if (*ps->p != ',') {
-            perr(ps, ps->p, "expected ',' or '}' after object member, found %s",
-                 found(ps->p, fb, sizeof fb));
-            return;
-        }
-        ps->p++;
-        skip_ws(ps);
-        if (*ps->p == '}') {
-            perr(ps, ps->p, "trailing comma: expected a string key before '}'");
-            return;
-        }
-    }
-}
-
-static void parse_value(parser *ps, bfc_json *v)
-{
-    char fb[16];
-    skip_ws(ps);
-    const char *p = ps->p;
-    switch (*p) {
-    case '{':
-    case '[':
-        if (ps->depth >= BFC_JSON_MAX_DEPTH) {
-            perr(ps, p, "nesting deeper than %d levels", BFC_JSON_MAX_DEPTH);
-            return;
-        }
-        ps->depth++;
-        if (*p == '{')
-            parse_object(ps, v);
-        else
-            parse_array(ps, v);
-        ps->depth--;
-        return;
-    case '"':
-        v->str = parse_string(ps);
-        if (v->str) v->type = BFC_JSON_STRING;
-        return;
-    case 't':
-        if (strncmp(p, "true", 4) == 0) {
-            v->type = BFC_JSON_BOOL;
-            v->boolean = 1;
-            ps->p += 4;
-            return;
-        }
-        break;
-    case 'f':
-        if (strncmp(p, "false", 5) == 0) {
-            v->type = BFC_JSON_BOOL;
-            ps->p += 5;
-            return;
-        }
-        break;
-    case 'n':
-        if (strncmp(p, "null", 4) == 0) {
-            v->type = BFC_JSON_NULL;
-            ps->p += 4;
-            return;
-        }
-        break;
-    default:
-        if (*p == '-' || is_digit(*p)) {
-            parse_number(ps, v);
-            return;
-        }
-    }
-    perr(ps, p, "expected a value (object, array, string, number, true, false or null), "
-                "found %s", found(p, fb, sizeof fb));
+    size_t p = e->position > 0 ? (size_t)e->position : 0;
+    if (p == 0 || p > strlen(text) || (text[p - 1] != ']' && text[p - 1] != '}')) return "";
+    size_t q = p - 1;
+    while (q > 0 && strchr(" \t\r\n", text[q - 1])) q--;
+    return q > 0 && text[q - 1] == ',' ? " (trailing comma)" : "";
 }
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -762,24 +393,29 @@ bfc_json *bfc_json_parse(const char *text, char *err, size_t errlen)
 {
     set_err(err, errlen, "");
     if (!text) text = "";
-    parser ps = {.start = text, .p = text};
-    bfc_json *root = calloc(1, sizeof *root);
-    if (!root) {
-        bfc_fail(BFC_ENOMEM, "out of memory parsing JSON");
+    const size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES;
+    json_error_t e;
+    json_t *a = json_loads(text, flags | JSON_DECODE_INT_AS_REAL, &e);
+    if (!a) {
+        bfc_fail(json_error_code(&e) == json_error_out_of_memory ? BFC_ENOMEM : BFC_EFORMAT,
+                 "%d:%d: %s%s", e.line > 0 ? e.line : 1, e.column > 0 ? e.column : 1, e.text,
+                 trailing_comma(text, &e));
         set_err(err, errlen, bfc_last_error());
         return NULL;
     }
-    parse_value(&ps, root);
-    if (!ps.failed) {
-        skip_ws(&ps);
-        char fb[16];
-        if (*ps.p) perr(&ps, ps.p, "expected end of input after the JSON value, found %s",
-                        found(ps.p, fb, sizeof fb));
-    }
-    if (ps.failed) {
+    /* the integer literals; this fails only on one beyond long long (then none is marked) */
+    json_t *b = json_loads(text, flags, &e);
+    bfc_json *root = calloc(1, sizeof *root);
+    const int bad = root ? convert(root, a, b, 1) : -1;
+    json_decref(a);
+    json_decref(b);
+    if (bad) {
         bfc_json_free(root);
-        bfc_fail(BFC_EFORMAT, "%s", ps.msg);
-        set_err(err, errlen, ps.msg);
+        if (bad == -2)
+            bfc_fail(BFC_EFORMAT, "nesting deeper than %d levels", BFC_JSON_MAX_DEPTH);
+        else
+            bfc_fail(BFC_ENOMEM, "out of memory reading JSON");
+        set_err(err, errlen, bfc_last_error());
         return NULL;
     }
     return root;

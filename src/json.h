@@ -1,7 +1,18 @@
-/* json.h: a small JSON writer (string builder with automatic commas) and a parser into a
+/* json.h: a small JSON writer (string builder with automatic commas) and a reader into a
  * read-only tree, with typed getters whose messages suit configuration loading.
  * Numbers are written in the shortest form that reads back to the same double.
- * Assumes the "C" numeric locale (the default unless the program calls setlocale). */
+ * Assumes the "C" numeric locale (the default unless the program calls setlocale).
+ *
+ * Parsing is Debian's Jansson (libjansson-dev), chosen over cJSON because it is strict where
+ * configuration files need it: RFC 8259 only (cJSON hands any run of digits, signs, 'e' and
+ * '.' to strtod, so it takes "01" and "1."), repeated keys refused (JSON_REJECT_DUPLICATES;
+ * cJSON keeps both), invalid UTF-8 and "\u0000" refused, and every error carries a line and
+ * column (cJSON gives a pointer only). This layer reads each document twice: with
+ * JSON_DECODE_INT_AS_REAL, so that every number is strtod of its text (-0 stays negative,
+ * integers beyond long long become doubles as any other literal), and with integers kept, so
+ * that an integer literal is also known exactly (seeds beyond 2^53).
+ * The writer is ours: Jansson prints reals with a fixed precision, not the shortest text that
+ * reads back, and has no file-level atomicity. */
 #ifndef BFC_JSON_H
 #define BFC_JSON_H
 
@@ -66,9 +77,11 @@ int bfc_jw_write_file(const bfc_jw *j, const char *path);
  *
  * The tree is read-only and owned by its root: free it with bfc_json_free(root); every
  * pointer obtained from it (children, keys, strings) lives as long as the root.
- * Strict RFC 8259: no comments, no trailing commas, no NaN, nothing after the value.
- * Objects with a repeated key are rejected (in a config file that is a mistake).
- * Strings may not contain \u0000 (they are handed out as C strings). */
+ * Strict RFC 8259: no comments, no trailing commas, no NaN, nothing after the value, UTF-8
+ * only. Objects with a repeated key are rejected (in a config file that is a mistake).
+ * Strings may not contain \u0000 (they are handed out as C strings). A number out of the
+ * range of a double (1e999) is rejected; one that underflows reads as 0 or a subnormal, as
+ * strtod gives it. */
 typedef struct bfc_json bfc_json;
 
 enum {
@@ -81,11 +94,12 @@ enum {
     BFC_JSON_OBJECT
 };
 
-/* Nesting deeper than this is rejected. */
-#define BFC_JSON_MAX_DEPTH 256
+/* Nesting deeper than this is rejected (Jansson's JSON_PARSER_MAX_DEPTH). */
+#define BFC_JSON_MAX_DEPTH 2048
 
-/* Parse NUL-terminated text. NULL on failure with "line:column: what was expected" in err
- * (errlen bytes, may be NULL) and in bfc_last_error(). */
+/* Parse NUL-terminated text. NULL on failure with "line:column: what is wrong near 'text'"
+ * in err (errlen bytes, may be NULL) and in bfc_last_error(); the column (in characters) is
+ * that of the last character Jansson read, the end of the offending token. */
 bfc_json *bfc_json_parse(const char *text, char *err, size_t errlen);
 /* Read and parse a file; messages are prefixed by the path ("cfg.json:3:7: ..."). */
 bfc_json *bfc_json_parse_file(const char *path, char *err, size_t errlen);
@@ -107,7 +121,9 @@ const char *bfc_json_key_at(const bfc_json *obj, size_t i);
 /* 0 and *out set if v is a number, BFC_EFORMAT otherwise (no message recorded). */
 int bfc_json_number(const bfc_json *v, double *out);
 /* 0 and *out set if v is a number written as an integer literal (no '.', no exponent)
- * that fits in long long: exact, also beyond 2^53. BFC_EFORMAT otherwise. */
+ * that fits in long long: exact, also beyond 2^53. BFC_EFORMAT otherwise, and for every
+ * number of a document holding an integer literal beyond long long (Jansson refuses such a
+ * document in integer mode; its numbers are then known as doubles only). */
 int bfc_json_int64(const bfc_json *v, long long *out);
 /* The string (owned by the tree) if v is a string, NULL otherwise. */
 const char *bfc_json_string(const bfc_json *v);
