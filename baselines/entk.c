@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dense_solve.h"
 #include "krr.h"
-#include "lapack.h"
 #include "rng.h"
 
 /* ---- gradients and Gram matrices ------------------------------------------------------ */
@@ -190,17 +190,20 @@ int bfc_entk_gram_sym(const bfc_target_config *tc, const bfc_learner_config *lc,
 
 /* ---- kernel ridge regression on a precomputed Gram matrix ----------------------------- */
 
+/* The selection's defaults are krr's (bfc_krr_defaults). */
 void bfc_entk_ridge_defaults(bfc_entk_ridge_config *c)
 {
-    c->ridge = 0.0;
-    c->ridge_grid_min = BFC_KRR_GRID_MIN;
-    c->ridge_grid_max = BFC_KRR_GRID_MAX;
-    c->ridge_grid_count = BFC_KRR_GRID_COUNT;
-    c->val_fraction = BFC_KRR_VAL_FRACTION;
-    c->select_max = BFC_KRR_SELECT_MAX;
-    c->center = 1;
-    c->seed = 0;
-    c->mem_limit = 0;
+    bfc_krr_config k;
+    bfc_krr_defaults(&k, 1);
+    c->ridge = k.ridge;
+    c->ridge_grid_min = k.ridge_grid_min;
+    c->ridge_grid_max = k.ridge_grid_max;
+    c->ridge_grid_count = k.ridge_grid_count;
+    c->val_fraction = k.val_fraction;
+    c->select_max = k.select_max;
+    c->center = k.center;
+    c->seed = k.seed;
+    c->mem_limit = k.mem_limit;
 }
 
 static int ridge_validate(const bfc_entk_ridge_config *c, int n)
@@ -210,30 +213,28 @@ static int ridge_validate(const bfc_entk_ridge_config *c, int n)
         return bfc_fail(BFC_EINVAL, "eNTK ridge: ridge must be > 0, or 0 to choose it (got %g)",
                         c->ridge);
     if (c->ridge > 0.0) return BFC_OK;
-    if (n < 2)
-        return bfc_fail(BFC_EINVAL, "eNTK ridge: choosing the ridge needs n >= 2 (got %d)", n);
-    if (!(c->val_fraction > 0.0 && c->val_fraction < 1.0))
-        return bfc_fail(BFC_EINVAL, "eNTK ridge: val_fraction must be in (0, 1) (got %g)",
-                        c->val_fraction);
-    if (c->select_max < 1 || c->ridge_grid_count < 1)
-        return bfc_fail(BFC_EINVAL, "eNTK ridge: select_max and ridge_grid_count must be >= 1");
-    if (!(c->ridge_grid_min > 0.0) || !(c->ridge_grid_max >= c->ridge_grid_min) ||
-        !isfinite(c->ridge_grid_max))
-        return bfc_fail(BFC_EINVAL, "eNTK ridge: grid must satisfy 0 < min <= max (got %g .. %g)",
-                        c->ridge_grid_min, c->ridge_grid_max);
-    return BFC_OK;
+    return bfc_krr_check_selection(n, c->val_fraction, c->select_max, c->ridge_grid_min,
+                                   c->ridge_grid_max, c->ridge_grid_count);
 }
 
-/* Validation and selection sizes, as krr.c splits. */
 static void split_sizes(const bfc_entk_ridge_config *c, int n, int *v, int *s)
 {
-    long vv = lround(c->val_fraction * n);
-    if (vv < 1) vv = 1;
-    if (vv > n - 1) vv = n - 1;
-    long ss = n - vv;
-    if (ss > c->select_max) ss = c->select_max;
-    *v = (int)vv;
-    *s = (int)ss;
+    bfc_krr_split_sizes(c->val_fraction, c->select_max, n, v, s);
+}
+
+/* Peak bytes of bfc_entk_ridge_fit besides the caller's K: the selection (its submatrices,
+ * dsyevd's workspace, the path) or the solve (the upper triangle of the copy of K, the
+ * right-hand side, the solve's diagonal). */
+static double ridge_fit_bytes(const bfc_entk_ridge_config *c, int n)
+{
+    int v = 0, s = 0;
+    if (c->ridge == 0.0 && n >= 2) split_sizes(c, n, &v, &s);
+    const double nr = c->ridge_grid_count, sd = s, vd = v;
+    const double sel = 8.0 * (sd * sd + (double)bfc_eigen_work_doubles(s) + vd * sd + vd * nr +
+                              3.0 * sd + 2.0 * sd * nr + nr) +
+                       4.0 * ((double)n + (double)bfc_eigen_iwork_ints(s));
+    const double fin = bfc_square_upper_bytes(n) + 8.0 * 2.0 * n;
+    return sel > fin ? sel : fin;
 }
 
 /* Absolute ridge chosen on the validation split; fills the report's selection fields. */
@@ -271,10 +272,7 @@ static int select_ridge(const bfc_entk_ridge_config *c, const double *K, const d
     double md = 0.0;
     for (int a = 0; a < s; a++) md += Ks[(size_t)a * s + a];
     md /= s;
-    for (int r = 0; r < nr; r++) {
-        const double t = nr > 1 ? (double)r / (nr - 1) : 0.0;
-        ridges[r] = md * c->ridge_grid_min * pow(c->ridge_grid_max / c->ridge_grid_min, t);
-    }
+    bfc_krr_ridge_grid(md, c->ridge_grid_min, c->ridge_grid_max, nr, ridges);
     if ((st = bfc_krr_ridge_path(Ks, ys, Kvs, s, v, ridges, nr, P, NULL))) goto out;
     int best = -1;
     double best_mse = INFINITY;
@@ -308,38 +306,13 @@ out:
     return st;
 }
 
-/* coef = (A + λI)⁻¹ rhs by the eigendecomposition of A (n, n; destroyed), eigenvalues with
- * λ_i + λ ≤ n·ε·max|λ_i| dropped. */
-static int eigen_solve(double *A, int n, double ridge, double *coef)
+/* bfc_dense_restore_fn: the upper triangle of the caller's Gram copied back */
+static int restore_copy(void *ctx, double *A, int n)
 {
-    int info = 0, lwork = -1, liwork = -1, iwq = 0;
-    double wq = 0.0;
-    double *w = bfc_alloc_d((size_t)n), *b = bfc_alloc_d((size_t)n);
-    if (w) dsyevd_("V", "L", &n, A, &n, w, &wq, &lwork, &iwq, &liwork, &info);
-    lwork = (int)wq;
-    liwork = iwq;
-    double *work = w ? bfc_alloc_d((size_t)lwork) : NULL;
-    int *iwork = w ? malloc(sizeof(int) * (size_t)(liwork > 0 ? liwork : 1)) : NULL;
-    int st = BFC_OK;
-    if (!w || !b || !work || !iwork) {
-        st = bfc_fail(BFC_ENOMEM, "eNTK ridge: out of memory for the eigen fallback (n = %d)", n);
-        goto out;
-    }
-    dsyevd_("V", "L", &n, A, &n, w, work, &lwork, iwork, &liwork, &info);
-    if (info != 0) {
-        st = bfc_fail(BFC_ENUMERIC, "eNTK ridge: eigendecomposition failed (info %d)", info);
-        goto out;
-    }
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0, A, n, coef, 1, 0.0, b, 1);
-    const double tol = (double)n * DBL_EPSILON * fmax(fabs(w[0]), fabs(w[n - 1]));
-    for (int i = 0; i < n; i++) b[i] = w[i] + ridge > tol ? b[i] / (w[i] + ridge) : 0.0;
-    cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, A, n, b, 1, 0.0, coef, 1);
-out:
-    bfc_free(w);
-    bfc_free(b);
-    bfc_free(work);
-    free(iwork);
-    return st;
+    const double *K = ctx;
+    for (int i = 0; i < n; i++)
+        memcpy(A + (size_t)i * n + i, K + (size_t)i * n + i, sizeof(double) * (size_t)(n - i));
+    return BFC_OK;
 }
 
 int bfc_entk_ridge_fit(const bfc_entk_ridge_config *c, const double *K, const double *y, int n,
@@ -355,13 +328,8 @@ int bfc_entk_ridge_fit(const bfc_entk_ridge_config *c, const double *K, const do
         if (!isfinite(y[i]) || !isfinite(K[(size_t)i * n + i]))
             return bfc_fail(BFC_EINVAL, "eNTK ridge: label or kernel diagonal %d is not finite", i);
 
-    /* memory: the selection (s² + dsyevd's 2s² + v·s) or the final copy of K (n²) */
     size_t limit = c->mem_limit ? c->mem_limit : bfc_krr_default_mem_limit();
-    int v = 0, s = 0;
-    if (c->ridge == 0.0) split_sizes(c, n, &v, &s);
-    double sel = 8.0 * (3.0 * s * (double)s + (double)v * s + (double)v * c->ridge_grid_count);
-    double fin = 8.0 * ((double)n * n + 3.0 * n);
-    double est = sel > fin ? sel : fin;
+    const double est = ridge_fit_bytes(c, n);
     if (limit && est > (double)limit)
         return bfc_fail(BFC_ENOMEM, "eNTK ridge on n = %d needs about %.1f MiB, above the limit "
                                     "of %.1f MiB: subsample or raise mem_limit",
@@ -376,46 +344,30 @@ int bfc_entk_ridge_fit(const bfc_entk_ridge_config *c, const double *K, const do
     rep->seconds_select = bfc_wall_seconds() - t0;
 
     t0 = bfc_wall_seconds();
-    double md = 0.0, maxd = 0.0, ym = 0.0;
+    double md = 0.0, ym = 0.0;
     for (int i = 0; i < n; i++) {
         md += K[(size_t)i * n + i];
-        maxd = fmax(maxd, K[(size_t)i * n + i]);
         ym += y[i];
     }
     rep->mean_diag = md / n;
     rep->ridge_relative = rep->mean_diag > 0 ? rep->ridge / rep->mean_diag : NAN;
     rep->y_mean = c->center ? ym / n : 0.0;
-    double *A = bfc_alloc_d((size_t)n * n);
-    if (!A) return bfc_fail(BFC_ENOMEM, "eNTK ridge: out of memory for the %d x %d solve", n, n);
-    memcpy(A, K, sizeof(double) * (size_t)n * n);
-    for (int i = 0; i < n; i++) {
-        A[(size_t)i * n + i] += rep->ridge;
-        coef[i] = y[i] - rep->y_mean;
+    double *A = bfc_square_alloc(n), *b = bfc_alloc_d((size_t)n);
+    if (!A || !b) {
+        bfc_square_free(A, n);
+        bfc_free(b);
+        return bfc_fail(BFC_ENOMEM, "eNTK ridge: out of memory for the %d x %d solve", n, n);
     }
-    int info = 0, one = 1, ok = 1;
-    dpotrf_("L", &n, A, &n, &info);
-    ok = info == 0;
-    for (int i = 0; ok && i < n; i++) {
-        const double p = A[(size_t)i * n + i];
-        ok = p * p > DBL_EPSILON * (maxd + rep->ridge);
-    }
-    if (ok) {
-        dpotrs_("L", &n, &one, A, &n, coef, &n, &info);
-        for (int i = 0; ok && i < n; i++) ok = info == 0 && isfinite(coef[i]);
-    }
-    if (!ok) {
-        fprintf(stderr, "bfc entk: warning: Cholesky of K + %.3g I failed (info %d or a pivot "
-                        "below rounding); solving by eigen pseudo-inverse\n",
-                rep->ridge, info);
-        rep->fallback = 1;
-        memcpy(A, K, sizeof(double) * (size_t)n * n);
-        for (int i = 0; i < n; i++) coef[i] = y[i] - rep->y_mean;
-        st = eigen_solve(A, n, rep->ridge, coef);
-        for (int i = 0; !st && i < n; i++)
-            if (!isfinite(coef[i]))
-                st = bfc_fail(BFC_ENUMERIC, "eNTK ridge: coefficients are not finite");
-    }
-    bfc_free(A);
+    restore_copy((void *)K, A, n);
+    for (int i = 0; i < n; i++) b[i] = y[i] - rep->y_mean;
+    bfc_dense_report dr;
+    const double room = limit ? (double)limit - est : INFINITY;
+    st = bfc_dense_solve(A, n, rep->ridge, b, coef, room, restore_copy, (void *)K, "entk", &dr);
+    rep->fallback = dr.fallback;
+    rep->jitter = dr.jitter;
+    snprintf(rep->fallback_what, sizeof rep->fallback_what, "%s", dr.what);
+    bfc_square_free(A, n);
+    bfc_free(b);
     rep->seconds_solve = bfc_wall_seconds() - t0;
     return st;
 }

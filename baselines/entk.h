@@ -26,8 +26,9 @@
  * cannot go through bfc_krr_fit; bfc_entk_ridge_fit takes the Gram matrix and follows the
  * same procedure as krr.h: the same validation split (stream BFC_STREAM_VAL, val_fraction,
  * selection cap), the same relative ridge grid and centring, the ridge path of
- * bfc_krr_ridge_path from one eigendecomposition, then a Cholesky solve on all n points
- * (eigen pseudo-solve fallback with a warning on stderr). */
+ * bfc_krr_ridge_path from one eigendecomposition, then the solve of every kernel method on
+ * all n points (bfc_dense_solve: Cholesky, then with jitter, then eigen pseudo-solve, each
+ * fallback with a warning on stderr and recorded in the report). */
 #ifndef BFC_ENTK_H
 #define BFC_ENTK_H
 
@@ -85,7 +86,9 @@ typedef struct {
     double mean_diag;       /* mean diagonal of the full K */
     double val_mse;         /* validation MSE at the chosen ridge (NaN if given) */
     double y_mean;          /* added back to predictions */
-    int fallback;           /* 0 Cholesky, 1 eigen pseudo-solve */
+    int fallback;           /* 0 Cholesky, 1 with jitter, 2 eigen pseudo-solve (dense_solve.h) */
+    double jitter;          /* diagonal added to λ by fallback 1 (absolute) */
+    char fallback_what[320]; /* what failed and what was done ("" when fallback = 0) */
     double seconds_select, seconds_solve;
     /* filled by bfc_entk_regress */
     size_t n_params;        /* P */

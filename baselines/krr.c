@@ -10,11 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "bfc.h"
-#include "lapack.h"
+#include "dense_solve.h"
 #include "rng.h"
 
 /* Bytes the process holds beyond the arrays counted by the estimate: the libraries, what
@@ -34,9 +32,6 @@
  * error of the validation MSE (√(2/v) ≥ 1e-3 for v ≤ 10⁶) and would only push the ridge
  * towards a singular solve. */
 #define KRR_MIN_GAIN 1e-6
-
-/* Jitters of the Cholesky fallback, relative to the mean diagonal of K, added to λ. */
-static const double krr_jitter[] = {1e-10, 1e-8, 1e-6};
 
 struct bfc_krr {
     bfc_kernel kernel;
@@ -82,16 +77,48 @@ size_t bfc_krr_default_mem_limit(void)
 
 /* ------------------------------------------------------------------ memory estimate */
 
-/* sizes of the validation set v and of the selection subset s for n points (n ≥ 2) */
-static void split_sizes(const bfc_krr_config *cfg, int n, int *v, int *s)
+void bfc_krr_split_sizes(double val_fraction, int select_max, int n, int *v, int *s)
 {
-    long vv = lround(cfg->val_fraction * n);
+    long vv = lround(val_fraction * n);
     if (vv < 1) vv = 1;
     if (vv > n - 1) vv = n - 1;
     long ss = n - vv;
-    if (ss > cfg->select_max) ss = cfg->select_max;
+    if (ss > select_max) ss = select_max;
     *v = (int)vv;
     *s = (int)ss;
+}
+
+static void split_sizes(const bfc_krr_config *cfg, int n, int *v, int *s)
+{
+    bfc_krr_split_sizes(cfg->val_fraction, cfg->select_max, n, v, s);
+}
+
+void bfc_krr_ridge_grid(double mean_diag, double grid_min, double grid_max, int count,
+                        double *ridges)
+{
+    for (int r = 0; r < count; r++) {
+        const double t = count > 1 ? (double)r / (count - 1) : 0.0;
+        ridges[r] = mean_diag * grid_min * pow(grid_max / grid_min, t);
+    }
+}
+
+int bfc_krr_check_selection(int n, double val_fraction, int select_max, double grid_min,
+                            double grid_max, int grid_count)
+{
+    if (n < 2)
+        return bfc_fail(BFC_EINVAL, "choosing the ridge needs at least 2 training points "
+                                    "(got n = %d): give a ridge > 0", n);
+    if (!(val_fraction > 0.0 && val_fraction < 1.0))
+        return bfc_fail(BFC_EINVAL, "validation fraction must be in (0, 1) (got %g)",
+                        val_fraction);
+    if (select_max < 1)
+        return bfc_fail(BFC_EINVAL, "selection cap must be >= 1 (got %d)", select_max);
+    if (grid_count < 1)
+        return bfc_fail(BFC_EINVAL, "ridge grid needs at least 1 value (got %d)", grid_count);
+    if (!(grid_min > 0.0) || !(grid_max >= grid_min) || !isfinite(grid_max))
+        return bfc_fail(BFC_EINVAL, "ridge grid must satisfy 0 < min <= max (got %g .. %g)",
+                        grid_min, grid_max);
+    return BFC_OK;
 }
 
 static double bytes_select(const bfc_krr_config *cfg, int n, int d)
@@ -111,29 +138,12 @@ static double bytes_select(const bfc_krr_config *cfg, int n, int d)
     return 8.0 * doubles + 4.0 * ints;
 }
 
-static size_t page_bytes(void)
-{
-    const long p = sysconf(_SC_PAGESIZE);
-    return p > 0 ? (size_t)p : 4096u;
-}
-
-/* Resident bytes of an n × n row-major matrix of which only the upper triangle is touched:
- * row i touches 8(n − i) bytes, and the gap of 8(i + 1) bytes before the next row's
- * diagonal frees its whole pages (on average all but one page's worth), so at most the
- * triangle plus one page per row, and never more than the whole matrix. */
-static double bytes_square_upper(int n)
-{
-    const double nn = n, full = 8.0 * nn * nn;
-    const double upper = 8.0 * nn * (nn + 1.0) / 2.0 + nn * (double)page_bytes();
-    return upper < full ? upper : full;
-}
-
 static double bytes_fit(int n, int d)
 {
     const double nn = n;
     /* K (its upper triangle), the model (X copy, α), saved diagonal, norms of the Gram and
      * the tiles of its product (at most 2 MiB) */
-    return bytes_square_upper(n) + 8.0 * nn * (d + 3.0) + (double)(2u << 20);
+    return bfc_square_upper_bytes(n) + 8.0 * nn * (d + 3.0) + (double)(2u << 20);
 }
 
 static size_t predict_rows(size_t block_bytes, int n, int m)
@@ -173,7 +183,7 @@ static double bytes_refine(const bfc_krr_config *cfg, int n, int d)
     /* the Gram of the training part (upper triangle), its inputs, labels, coefficients and
      * diagonal, the validation inputs, labels and predictions, the tiles of the Gram and of
      * the validation product, the permutation */
-    return bytes_square_upper(nt) + 8.0 * (double)nt * (d + 3.0) + 8.0 * (double)v * (d + 2.0) +
+    return bfc_square_upper_bytes(nt) + 8.0 * (double)nt * (d + 3.0) + 8.0 * (double)v * (d + 2.0) +
            (double)(2u << 20) + (double)bfc_kernel_matvec_bytes(v, nt, d) + 4.0 * n;
 }
 
@@ -214,56 +224,15 @@ static int all_finite(const double *a, size_t n)
     return 1;
 }
 
-/* n × n doubles, 64-byte aligned and not zeroed (every entry is written before it is read:
- * zeroing would add a pass over the largest array); NULL on failure or overflow. The final
- * fit touches only the upper triangle; transparent huge pages are declined for the matrix
- * so that the pages below it stay untouched, whatever the system's default (the estimate
- * counts the triangle: bytes_square_upper), and a fit never waits on the kernel compacting
- * memory for a huge page. */
-static double *alloc_square(int n)
-{
-    const size_t nn = (size_t)n * (size_t)n;
-    if (n > 0 && nn / (size_t)n != (size_t)n) return NULL;
-    const size_t bytes = (nn ? nn : 1) * sizeof(double);
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-#ifdef MADV_NOHUGEPAGE
-    /* advice on whole pages inside the block; failure is harmless */
-    const size_t pg = page_bytes(), a = ((uintptr_t)p + pg - 1) / pg * pg;
-    if ((uintptr_t)p + bytes > a + pg)
-        madvise((void *)a, ((uintptr_t)p + bytes - a) / pg * pg, MADV_NOHUGEPAGE);
-#endif
-    return p;
-}
-
 /* ------------------------------------------------------------------ the ridge path */
 
-/* K (s × s, upper triangle read) = V Λ Vᵀ in place by dsyevd: w (s) the eigenvalues, the
- * buffer then holds V column-major (row i of the row-major view is eigenvector i). */
+/* bfc_eigen_sym on the selection Gram, timed into *seconds */
 static int eigen_in_place(double *K, int s, double *w, double *seconds)
 {
-    int info = 0, lwork = -1, liwork = -1, iwq = 0;
-    double wq = 0.0;
-    /* row-major upper = column-major lower: dsyevd reads it as is */
-    dsyevd_("V", "L", &s, K, &s, w, &wq, &lwork, &iwq, &liwork, &info);
-    lwork = (int)wq;
-    liwork = iwq;
-    double *work = bfc_alloc_d((size_t)lwork);
-    int *iwork = malloc(sizeof(int) * (size_t)liwork);
-    if (!work || !iwork) {
-        bfc_free(work), free(iwork);
-        return bfc_fail(BFC_ENOMEM, "cannot allocate the eigendecomposition workspace (%.1f MiB)",
-                        mib(8.0 * lwork));
-    }
     const double t0 = bfc_wall_seconds();
-    dsyevd_("V", "L", &s, K, &s, w, work, &lwork, iwork, &liwork, &info);
+    const int st = bfc_eigen_sym(K, s, w, NULL, NULL);
     if (seconds) *seconds = bfc_wall_seconds() - t0;
-    bfc_free(work);
-    free(iwork);
-    if (info != 0)
-        return bfc_fail(BFC_ENUMERIC, "eigendecomposition of the %d x %d selection Gram failed "
-                                      "(dsyevd info %d)", s, s, info);
-    return BFC_OK;
+    return st;
 }
 
 /* P (v × nr) = Kvs V (Λ + λ_r)⁻¹ b for b = Vᵀy (s), from the decomposition of
@@ -376,10 +345,7 @@ static int path_for_kernel(const bfc_krr_config *cfg, const bfc_kernel *k, int d
     double *ridges = W->ridges + E, *mse = W->mse + E;
     const double step = nr > 1 ? log(cfg->ridge_grid_max / cfg->ridge_grid_min) / (nr - 1)
                                : log(10.0) / 2.0;
-    for (int r = 0; r < nr; r++) {
-        const double t = nr > 1 ? (double)r / (nr - 1) : 0.0;
-        ridges[r] = md * cfg->ridge_grid_min * pow(cfg->ridge_grid_max / cfg->ridge_grid_min, t);
-    }
+    bfc_krr_ridge_grid(md, cfg->ridge_grid_min, cfg->ridge_grid_max, nr, ridges);
     if ((st = path_from_eigen(W->Ks, W->w, W->b, W->Kvs, s, v, ridges, nr, W->P))) return st;
     int b = -1;
     for (int r = 0; r < nr; r++) {
@@ -447,7 +413,7 @@ static int select_ridge(const bfc_krr_config *cfg, const double *X, const double
         W.ys_mean /= s;
         for (int j = 0; j < s; j++) W.ys[j] -= W.ys_mean;
     }
-    W.Ks = alloc_square(s);
+    W.Ks = bfc_square_alloc(s);
     W.Kvs = bfc_alloc_d((size_t)v * (size_t)s);
     W.P = bfc_alloc_d((size_t)v * (size_t)nrx);
     W.w = bfc_alloc_d((size_t)s), W.b = bfc_alloc_d((size_t)s);
@@ -511,158 +477,42 @@ static int select_ridge(const bfc_krr_config *cfg, const double *X, const double
 done:
     free(idx);
     bfc_free(W.Xs), bfc_free(W.Xv), bfc_free(W.ys), bfc_free(W.yv);
-    bfc_free(W.Ks), bfc_free(W.Kvs), bfc_free(W.P), bfc_free(W.w), bfc_free(W.b);
+    bfc_square_free(W.Ks, W.s), bfc_free(W.Kvs), bfc_free(W.P), bfc_free(W.w), bfc_free(W.b);
     bfc_free(W.ridges), bfc_free(W.mse);
     return st;
 }
 
 /* ------------------------------------------------------------------ the final solve */
 
-/* Cholesky of K (n × n, row-major upper = column-major lower, diagonal already shifted) in
- * place and solve into rhs. Returns 0, or describes the failure in why and returns 1 (rhs
- * is then to be rebuilt). maxd: largest diagonal entry of the shifted K. */
-static int cholesky_attempt(double *K, int n, double *rhs, double maxd, double *seconds,
-                            char *why, size_t len)
-{
-    int info = 0, one = 1;
-    const double t0 = bfc_wall_seconds();
-    dpotrf_("L", &n, K, &n, &info);
-    if (seconds) *seconds = bfc_wall_seconds() - t0;
-    if (info != 0) {
-        snprintf(why, len, "Cholesky failed: leading minor %d not positive definite", info);
-        return 1;
-    }
-    for (int i = 0; i < n; i++) {
-        const double p = K[(size_t)i * n + i];
-        if (p * p <= DBL_EPSILON * maxd) {
-            snprintf(why, len, "Cholesky pivot %d is %.3g, below rounding of the diagonal "
-                               "(numerically singular)", i + 1, p * p);
-            return 1;
-        }
-    }
-    dpotrs_("L", &n, &one, K, &n, rhs, &n, &info);
-    if (info != 0 || !all_finite(rhs, (size_t)n)) {
-        snprintf(why, len, "Cholesky solve gave non-finite coefficients");
-        return 1;
-    }
-    return 0;
-}
-
-/* α = V diag(1/(Λ + λ)) Vᵀ rhs with eigenvalues Λ_i + λ ≤ n·ε·max|Λ| dropped; K (n × n)
- * holds the unshifted Gram (upper triangle read) and is destroyed. room: bytes that may
- * be allocated for dsyevd's workspace; beyond it, dsyev in place. */
-static int eigen_solve(double *K, int n, double ridge, double *rhs, double room,
-                       const char **method)
-{
-    int info = 0, lwork = -1, liwork = -1, iwq = 0;
-    double wq = 0.0;
-    double *w = bfc_alloc_d((size_t)n), *b = bfc_alloc_d((size_t)n);
-    if (!w || !b) {
-        bfc_free(w), bfc_free(b);
-        return bfc_fail(BFC_ENOMEM, "cannot allocate the eigen fallback (n = %d)", n);
-    }
-    const double need = 8.0 * (2.0 * n * (double)n + 6.0 * n + 1.0) + 4.0 * (5.0 * n + 3.0);
-    double *work = NULL;
-    int *iwork = NULL;
-    if (need <= room) {
-        dsyevd_("V", "L", &n, K, &n, w, &wq, &lwork, &iwq, &liwork, &info);
-        lwork = (int)wq;
-        liwork = iwq;
-        work = bfc_alloc_d((size_t)lwork);
-        iwork = malloc(sizeof(int) * (size_t)liwork);
-    }
-    if (work && iwork) {
-        *method = "dsyevd";
-        dsyevd_("V", "L", &n, K, &n, w, work, &lwork, iwork, &liwork, &info);
-    } else {
-        bfc_free(work), free(iwork);
-        iwork = NULL;
-        *method = "dsyev (in place)";
-        lwork = -1;
-        dsyev_("V", "L", &n, K, &n, w, &wq, &lwork, &info);
-        lwork = (int)wq;
-        work = bfc_alloc_d((size_t)lwork);
-        if (!work) {
-            bfc_free(w), bfc_free(b);
-            return bfc_fail(BFC_ENOMEM, "cannot allocate the eigen fallback workspace");
-        }
-        dsyev_("V", "L", &n, K, &n, w, work, &lwork, &info);
-    }
-    bfc_free(work), free(iwork);
-    if (info != 0) {
-        bfc_free(w), bfc_free(b);
-        return bfc_fail(BFC_ENUMERIC, "eigendecomposition of the %d x %d Gram failed (info %d)",
-                        n, n, info);
-    }
-    cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0, K, n, rhs, 1, 0.0, b, 1);
-    const double tol = (double)n * DBL_EPSILON * fmax(fabs(w[0]), fabs(w[n - 1]));
-    for (int i = 0; i < n; i++) b[i] = w[i] + ridge > tol ? b[i] / (w[i] + ridge) : 0.0;
-    cblas_dgemv(CblasRowMajor, CblasTrans, n, n, 1.0, K, n, b, 1, 0.0, rhs, 1);
-    bfc_free(w), bfc_free(b);
-    return BFC_OK;
-}
-
 static void centered(const double *y, int n, double mean, double *out)
 {
     for (int i = 0; i < n; i++) out[i] = y[i] - mean;
 }
 
-/* (K + λI) α = y − ȳ on the Gram K (n × n, upper triangle), fallbacks as in krr.h: each
- * retry rebuilds the upper triangle from the model's inputs (a failed dpotrf has overwritten
- * it; the Gram costs a few percent of the Cholesky, and keeping no copy of it keeps the fit
- * at one n × n matrix). diag (n) is scratch for the unshifted diagonal. */
-static int solve_final(bfc_krr *mdl, double *K, double *diag, const double *y, double room)
+/* bfc_dense_restore_fn: the Gram's upper triangle rebuilt from the model's inputs (a failed
+ * dpotrf has overwritten it; the Gram costs a few percent of the Cholesky, and keeping no
+ * copy of it keeps the fit at one n × n matrix). */
+static int restore_gram(void *ctx, double *K, int n)
+{
+    const bfc_krr *mdl = ctx;
+    return bfc_kernel_gram_upper(&mdl->kernel, mdl->X, n, mdl->d, K);
+}
+
+/* (K + λI) α = y − ȳ on the Gram K (n × n, upper triangle) by bfc_dense_solve (its fallbacks
+ * recorded in the report); b (n) is scratch for the right-hand side. */
+static int solve_final(bfc_krr *mdl, double *K, double *b, const double *y, double room)
 {
     bfc_krr_report *rep = mdl->report;
-    const int n = mdl->n;
-    const double ridge = rep->ridge, md = rep->mean_diag;
-    double maxd = 0.0;
-    for (int i = 0; i < n; i++) {
-        diag[i] = K[(size_t)i * n + i];
-        maxd = fmax(maxd, diag[i]);
-        K[(size_t)i * n + i] = diag[i] + ridge;
-    }
-    centered(y, n, mdl->y_mean, mdl->alpha);
-    char first[128], why[128];
-    if (!cholesky_attempt(K, n, mdl->alpha, maxd + ridge, &rep->seconds_cholesky, first,
-                          sizeof first)) {
-        rep->gflops_cholesky = rep->flops_cholesky / rep->seconds_cholesky / 1e9;
-        return BFC_OK;
-    }
+    centered(y, mdl->n, mdl->y_mean, b);
+    bfc_dense_report dr;
+    const int st = bfc_dense_solve(K, mdl->n, rep->ridge, b, mdl->alpha, room, restore_gram, mdl,
+                                   "krr", &dr);
+    rep->seconds_cholesky = dr.seconds_cholesky;
     rep->gflops_cholesky = rep->flops_cholesky / rep->seconds_cholesky / 1e9;
-    for (size_t j = 0; j < sizeof krr_jitter / sizeof krr_jitter[0]; j++) {
-        const double jit = krr_jitter[j] * md;
-        int st = bfc_kernel_gram_upper(&mdl->kernel, mdl->X, n, mdl->d, K);
-        if (st) return st;
-        for (int i = 0; i < n; i++) K[(size_t)i * n + i] = diag[i] + ridge + jit;
-        centered(y, n, mdl->y_mean, mdl->alpha);
-        if (!cholesky_attempt(K, n, mdl->alpha, maxd + ridge + jit, NULL, why, sizeof why)) {
-            rep->fallback = 1;
-            rep->jitter = jit;
-            snprintf(rep->fallback_what, sizeof rep->fallback_what,
-                     "%s (ridge %.3g); solved by Cholesky with jitter %.3g (%.0e x mean diag) "
-                     "added to the ridge",
-                     first, ridge, jit, krr_jitter[j]);
-            fprintf(stderr, "bfc krr: warning: %s\n", rep->fallback_what);
-            return BFC_OK;
-        }
-    }
-    int st = bfc_kernel_gram_upper(&mdl->kernel, mdl->X, n, mdl->d, K);
-    if (st) return st;
-    for (int i = 0; i < n; i++) K[(size_t)i * n + i] = diag[i];
-    centered(y, n, mdl->y_mean, mdl->alpha);
-    const char *method = "";
-    st = eigen_solve(K, n, ridge, mdl->alpha, room, &method);
-    rep->fallback = 2;
-    snprintf(rep->fallback_what, sizeof rep->fallback_what,
-             "%s (ridge %.3g), also with jitter up to %.0e x mean diag; solved by eigen "
-             "pseudo-inverse (%s)",
-             first, ridge, krr_jitter[sizeof krr_jitter / sizeof krr_jitter[0] - 1], method);
-    fprintf(stderr, "bfc krr: warning: %s\n", rep->fallback_what);
-    if (st) return st;
-    if (!all_finite(mdl->alpha, (size_t)n))
-        return bfc_fail(BFC_ENUMERIC, "KRR coefficients are not finite after every fallback");
-    return BFC_OK;
+    rep->fallback = dr.fallback;
+    rep->jitter = dr.jitter;
+    snprintf(rep->fallback_what, sizeof rep->fallback_what, "%s", dr.what);
+    return st;
 }
 
 /* ------------------------------------------------------------------ the refinement */
@@ -682,7 +532,7 @@ static int refine_candidate(const bfc_kernel *k, const double *Xt, const double 
     }
     centered(yt, nt, mean, a);
     char why[128];
-    if (cholesky_attempt(K, nt, a, maxd + lam, NULL, why, sizeof why)) {
+    if (bfc_dense_cholesky(K, nt, a, maxd + lam, NULL, why, sizeof why)) {
         *mse = INFINITY;
         return BFC_OK;
     }
@@ -707,7 +557,7 @@ static int refine_ridge(const bfc_krr_config *cfg, const double *X, const double
     double *Xt = bfc_alloc_d((size_t)nt * d), *yt = bfc_alloc_d((size_t)nt);
     double *Xv = bfc_alloc_d((size_t)v * d), *yv = bfc_alloc_d((size_t)v);
     double *a = bfc_alloc_d((size_t)nt), *pv = bfc_alloc_d((size_t)v);
-    double *K = alloc_square(nt);
+    double *K = bfc_square_alloc(nt);
     int st = BFC_OK;
     if (!idx || !Xt || !yt || !Xv || !yv || !a || !pv || !K) {
         st = bfc_fail(BFC_ENOMEM, "cannot allocate the refinement (%d x %d Gram, %.1f MiB)", nt,
@@ -761,7 +611,7 @@ static int refine_ridge(const bfc_krr_config *cfg, const double *X, const double
 done:
     free(idx);
     bfc_free(Xt), bfc_free(yt), bfc_free(Xv), bfc_free(yv), bfc_free(a), bfc_free(pv);
-    bfc_free(K);
+    bfc_square_free(K, nt);
     return st;
 }
 
@@ -776,23 +626,10 @@ static int validate(const bfc_krr_config *cfg, const double *X, const double *y,
         return bfc_fail(BFC_EINVAL,
                         "ridge must be > 0, or 0 to choose it on a validation split (got %g)",
                         cfg->ridge);
-    if (cfg->ridge == 0.0) {
-        if (n < 2)
-            return bfc_fail(BFC_EINVAL, "choosing the ridge needs at least 2 training points "
-                                        "(got n = %d): give a ridge > 0", n);
-        if (!(cfg->val_fraction > 0.0 && cfg->val_fraction < 1.0))
-            return bfc_fail(BFC_EINVAL, "validation fraction must be in (0, 1) (got %g)",
-                            cfg->val_fraction);
-        if (cfg->select_max < 1)
-            return bfc_fail(BFC_EINVAL, "selection cap must be >= 1 (got %d)", cfg->select_max);
-        if (cfg->ridge_grid_count < 1)
-            return bfc_fail(BFC_EINVAL, "ridge grid needs at least 1 value (got %d)",
-                            cfg->ridge_grid_count);
-        if (!(cfg->ridge_grid_min > 0.0) || !(cfg->ridge_grid_max >= cfg->ridge_grid_min) ||
-            !isfinite(cfg->ridge_grid_max))
-            return bfc_fail(BFC_EINVAL, "ridge grid must satisfy 0 < min <= max (got %g .. %g)",
-                            cfg->ridge_grid_min, cfg->ridge_grid_max);
-    }
+    if (cfg->ridge == 0.0 &&
+        (st = bfc_krr_check_selection(n, cfg->val_fraction, cfg->select_max, cfg->ridge_grid_min,
+                                      cfg->ridge_grid_max, cfg->ridge_grid_count)))
+        return st;
     for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
         if (!isfinite(X[i]))
             return bfc_fail(BFC_EINVAL, "training input X[%zu][%zu] is not finite (%g)",
@@ -882,7 +719,7 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
     mdl->X = bfc_alloc_d((size_t)n * (size_t)d);
     mdl->alpha = bfc_alloc_d((size_t)n);
     diag = bfc_alloc_d((size_t)n);
-    K = alloc_square(n);
+    K = bfc_square_alloc(n);
     if (!mdl->X || !mdl->alpha || !diag || !K) {
         st = bfc_fail(BFC_ENOMEM, "cannot allocate the %d x %d kernel matrix (%.1f MiB)", n, n,
                       mib(8.0 * n * (double)n));
@@ -908,14 +745,14 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
     st = solve_final(mdl, K, diag, y, (double)limit - (double)est);
     rep->seconds_solve = bfc_wall_seconds() - tb;
     if (st) goto fail;
-    bfc_free(K);
+    bfc_square_free(K, n);
     bfc_free(diag);
     rep->seconds_fit = bfc_wall_seconds() - t0;
     progress(cfg, t0, "fit done");
     *model = mdl;
     return BFC_OK;
 fail:
-    bfc_free(K);
+    bfc_square_free(K, n);
     bfc_free(diag);
     bfc_krr_free(mdl);
     return st;

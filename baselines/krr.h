@@ -37,12 +37,13 @@
  *     A candidate whose Cholesky fails counts as not improving. Cost: up to
  *     BFC_KRR_REFINE_MAX Grams and Choleskys of size n − v (0.51× the final one each).
  *  3. final fit on all n points with the chosen ridge: the upper triangle of the Gram
- *     (bfc_kernel_gram_upper: tiles of DGEMM + map, no mirror), then blocked Cholesky
- *     (dpotrf) of K + λI in place and dpotrs. If the Cholesky fails (or leaves a pivot
- *     below ε·max diag), one warning goes to stderr and the solve falls back to Cholesky
- *     with growing jitter (1e-10, 1e-8, 1e-6 × mean diag added to λ), then to an
- *     eigendecomposition pseudo-solve (eigenvalues λ_i + λ ≤ n·ε·max|λ_i| dropped), each
- *     on the Gram rebuilt from the inputs (no copy of it is kept). The report says which.
+ *     (bfc_kernel_gram_upper: tiles of DGEMM + map, no mirror) in a bfc_square_alloc
+ *     matrix, then bfc_dense_solve (dense_solve.h), the solve of every kernel method:
+ *     blocked Cholesky (dpotrf) of K + λI in place and dpotrs; if it fails (or leaves a
+ *     pivot below ε·max diag), one warning goes to stderr and the solve falls back to
+ *     Cholesky with growing jitter (1e-10, 1e-8, 1e-6 × mean diag added to λ), then to an
+ *     eigendecomposition pseudo-solve (eigenvalues λ_i + λ ≤ n·ε·max|λ_i| dropped), each on
+ *     the Gram rebuilt from the inputs (no copy of it is kept). The report says which.
  *     A non-finite α is never returned: BFC_ENUMERIC.
  *
  * Prediction: f(Xt) = ȳ + K(Xt, X) α by bfc_kernel_matvec, tile by tile: K(test, train)
@@ -61,11 +62,14 @@
  * (n − v)² matrix + (n − v + v)(d + 3) doubles, final fit n(n + 1)/2 +
  * n(d + 3) doubles plus a page per row, prediction n(d + 1) doubles and a few tiles; plus
  * 20 MiB for the process and 3 KiB per point for the panels OpenBLAS packs. The
- * final fit allocates one n × n matrix and touches only its upper triangle (the Gram and
- * the Cholesky read and write nothing else, and the matrix is kept off transparent huge
- * pages), so about half of it is ever resident. The eigen fallback touches the whole
- * matrix and needs 2n² more doubles when that fits under the limit (dsyevd), else it uses
- * dsyev in place (slow, O(n) extra): it is not in the estimate.
+ * final fit maps one n × n matrix (bfc_square_alloc: without reserving commit for all of
+ * it) and touches only its upper triangle (the Gram and the Cholesky read and write nothing
+ * else, and the matrix is kept off transparent huge pages), so about half of it is ever
+ * resident, and the system charges only that half (under strict overcommit accounting the
+ * estimate counts the whole matrix). The eigen fallback touches the whole matrix and needs
+ * 2n² more doubles for dsyevd; it runs when the lower half fits in what the limit leaves
+ * (with dsyev in place when dsyevd's workspace does not), else it is refused: it is not in
+ * the estimate.
  *
  * Thread safety: a model may be shared by threads that predict, except that each predict
  * records its wall time in the report (the only state it writes). */
@@ -186,6 +190,18 @@ const double *bfc_krr_alpha(const bfc_krr *model, int *n);
 
 /* Free the model; NULL is a no-op. */
 void bfc_krr_free(bfc_krr *model);
+
+/* Ridge selection pieces shared with entk.h (step 2 above). The sizes of the validation set
+ * v = round(val_fraction·n) clamped to [1, n − 1] and of the selection subset
+ * s = min(n − v, select_max), for n ≥ 2. */
+void bfc_krr_split_sizes(double val_fraction, int select_max, int n, int *v, int *s);
+/* ridges (count) = mean_diag · grid_min · (grid_max / grid_min)^(r / (count − 1)). */
+void bfc_krr_ridge_grid(double mean_diag, double grid_min, double grid_max, int count,
+                        double *ridges);
+/* BFC_OK, or BFC_EINVAL saying which of n ≥ 2, val_fraction in (0, 1), select_max ≥ 1,
+ * grid_count ≥ 1, 0 < grid_min ≤ grid_max < ∞ fails. */
+int bfc_krr_check_selection(int n, double val_fraction, int select_max, double grid_min,
+                            double grid_max, int grid_count);
 
 /* The ridge path from one eigendecomposition (step 2 above), exposed for testing and reuse:
  * K (s × s) symmetric (the upper triangle is read), overwritten by eigenvectors;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lapack.h"
+#include "dense_solve.h"
 #include "metrics.h"
 #include "rng.h"
 
@@ -93,30 +93,13 @@ void bfc_seqk_form_of(double *M, const double *c, int H)
     }
 }
 
-/* Workspace of eig_sym for order n: doubles and ints (dsyevd with vectors). */
-static size_t eig_work_doubles(int n) { return 1 + 6 * (size_t)n + 2 * (size_t)n * n; }
-static size_t eig_iwork_ints(int n) { return 3 + 5 * (size_t)n; }
-
-/* Symmetric eigendecomposition in place: A (n, n) becomes the eigenvectors, row i the
- * eigenvector of w[i], ascending. */
-static int eig_sym(double *A, int n, double *w, double *work, int *iwork)
-{
-    int lwork = (int)eig_work_doubles(n), liwork = (int)eig_iwork_ints(n), info;
-    /* row-major upper triangle = column-major lower; the full matrix is passed anyway */
-    dsyevd_("V", "L", &n, A, &n, w, work, &lwork, iwork, &liwork, &info);
-    if (info != 0)
-        return bfc_fail(BFC_ENUMERIC, "symmetric eigendecomposition of order %d failed (info %d)",
-                        n, info);
-    return BFC_OK;
-}
-
 /* low (H, H) = nearest PSD form of rank ≤ k to M (H, H): top-k eigenpairs, negatives at 0.
  * If K is non-NULL, K (k, H) = diag(√λ⁺) Vᵀ, largest first. E, w, work, iwork: scratch. */
 static int lowrank_psd(const double *M, int H, int k, double *low, double *K, double *E,
                        double *w, double *work, int *iwork)
 {
     memcpy(E, M, sizeof(double) * (size_t)H * H);
-    int st = eig_sym(E, H, w, work, iwork);
+    int st = bfc_eigen_sym(E, H, w, work, iwork);
     if (st) return st;
     if (low) memset(low, 0, sizeof(double) * (size_t)H * H);
     for (int a = 0; a < k && a < H; a++) {
@@ -423,7 +406,7 @@ static int fit_stage(bfc_seqk_model *m, int l, int n, int n_fit, fit_ws *s)
     /* ridge path on the fitting rows from one eigendecomposition, scored on the rest */
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, P, n_fit, 1.0, s->phi, P, 0.0, s->A, P);
     cblas_dgemv(CblasRowMajor, CblasTrans, n_fit, P, 1.0, s->phi, P, s->r, 1, 0.0, s->cw, 1);
-    if ((st = eig_sym(s->A, P, s->w, s->work, s->iwork))) return st;
+    if ((st = bfc_eigen_sym(s->A, P, s->w, s->work, s->iwork))) return st;
     cblas_dgemv(CblasRowMajor, CblasNoTrans, P, P, 1.0, s->A, P, s->cw, 1, 0.0, s->z, 1);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_val, P, P, 1.0,
                 s->phi + (size_t)n_fit * P, P, s->A, P, 0.0, s->T, P);
@@ -473,7 +456,7 @@ static int fit_stage(bfc_seqk_model *m, int l, int n, int n_fit, fit_ws *s)
      * set of exact relations among the monomials */
     cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, P, n, 1.0, s->phi, P, 0.0, s->A, P);
     cblas_dgemv(CblasRowMajor, CblasTrans, n, P, 1.0, s->phi, P, s->r, 1, 0.0, s->cw, 1);
-    if ((st = eig_sym(s->A, P, s->w, s->work, s->iwork))) return st;
+    if ((st = bfc_eigen_sym(s->A, P, s->w, s->work, s->iwork))) return st;
     cblas_dgemv(CblasRowMajor, CblasNoTrans, P, P, 1.0, s->A, P, s->cw, 1, 0.0, s->z, 1);
     const double wall = s->w[P - 1] > 0 ? s->w[P - 1] : 1.0;
     int n_null = 0;
@@ -496,7 +479,7 @@ static int fit_stage(bfc_seqk_model *m, int l, int n, int n_fit, fit_ws *s)
 
     if (l < m->L) {
         const int k = m->k[l];
-        double *Ew = s->work + eig_work_doubles(H); /* eigenvalues of the H × H forms */
+        double *Ew = s->work + bfc_eigen_work_doubles(H); /* eigenvalues of the H × H forms */
         if ((st = lowrank_psd(m->M[l], H, k, s->low, NULL, s->E, Ew, s->work, s->iwork)))
             return st;
         double nm = cblas_dnrm2(H * H, m->M[l], 1);
@@ -594,8 +577,8 @@ int bfc_seqk_fit(const bfc_seqk_config *c, const bfc_target *t, const bfc_data *
     s.coef = bfc_alloc_d((size_t)Pm);
     s.scl = bfc_alloc_d((size_t)Pm);
     s.pv = bfc_alloc_d((size_t)n_val);
-    s.work = bfc_alloc_d(eig_work_doubles((int)Pe) + Pe);
-    s.iwork = malloc(sizeof(int) * eig_iwork_ints((int)Pe));
+    s.work = bfc_alloc_d(bfc_eigen_work_doubles((int)Pe) + Pe);
+    s.iwork = malloc(sizeof(int) * bfc_eigen_iwork_ints((int)Pe));
     s.Mt = bfc_alloc_d(HH);
     s.low = bfc_alloc_d(HH);
     s.E = bfc_alloc_d(HH);

@@ -316,6 +316,7 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
         bfc_jw_kv_num(&j, "init_scale", a->init_scale > 0 ? a->init_scale : 0.1);
         bfc_jw_kv_num(&j, "f0_rms", er.f0_rms);
         bfc_jw_kv_int(&j, "fallback", er.fallback);
+        if (er.fallback) bfc_jw_kv_str(&j, "fallback_what", er.fallback_what);
         bfc_jw_kv_num(&j, "gram_s", er.seconds_gram + er.seconds_gram_test);
     } else if (seq) {
         const bfc_seqk_report *r = bfc_seqk_report_of(sk);

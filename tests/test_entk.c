@@ -260,5 +260,5 @@ Test(entk, refuses_empty_inputs_and_bad_ridge_configurations)
     rc.val_fraction = 0;
     double K2[4] = {1, 0, 0, 1}, y[2] = {1, 2}, coef[2];
     cr_assert_eq(bfc_entk_ridge_fit(&rc, K2, y, 2, coef, NULL), BFC_EINVAL);
-    cr_assert_not_null(strstr(bfc_last_error(), "val_fraction"));
+    cr_assert_not_null(strstr(bfc_last_error(), "validation fraction must be in (0, 1)"));
 }
