@@ -17,6 +17,38 @@
 
 const double bfc_dense_jitter[BFC_DENSE_N_JITTER] = {1e-10, 1e-8, 1e-6};
 
+/* Bytes the process holds beyond the arrays counted by the estimates: the libraries, the
+ * problem's set-up, OpenBLAS's per-thread buffers. Measured: peak RSS of `bfc fit --method
+ * krr --ridge 1 --d 10 --n 300` 8.3-8.5 MiB with 1 and 2 threads. */
+#define BASE_BYTES ((double)(8u << 20))
+/* Bytes per row of the panels OpenBLAS packs in the Cholesky's updates: a block of up to
+ * GEMM_Q doubles per row of the trailing matrix (GEMM_Q = 256 with the Haswell kernels, 384
+ * with SkylakeX's). Measured with the Haswell kernels, 1 and 2 threads: the peak RSS of `bfc
+ * fit --method krr` exceeded the counted arrays and the base by 1.3-1.8 KiB per point at
+ * n = 3000..5000 (an earlier machine with Cooperlake's kernels: 3.0-3.3 KiB, which this
+ * constant underestimates by under 5% of the total at those sizes). */
+#define PACK_BYTES_PER_ROW 2048.0
+
+size_t bfc_dense_process_bytes(double arrays, int n)
+{
+    const double b = arrays + BASE_BYTES + PACK_BYTES_PER_ROW * (double)n;
+    return b >= (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
+}
+
+int bfc_largest_n(size_t (*estimate)(const void *ctx, int n), const void *ctx, int n_max,
+                  size_t limit)
+{
+    if (n_max < 1 || estimate(ctx, 1) > limit) return 0;
+    int lo = 1, hi = n_max;
+    if (estimate(ctx, hi) <= limit) return hi;
+    while (hi - lo > 1) { /* estimate(lo) ≤ limit < estimate(hi) */
+        const int mid = lo + (hi - lo) / 2;
+        if (estimate(ctx, mid) <= limit) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
 static double mib(double bytes) { return bytes / 1048576.0; }
 
 static int all_finite(const double *a, size_t n)

@@ -74,4 +74,15 @@ void bfc_square_free(double *A, int n);
  * overcommit accounting (vm.overcommit_memory = 2), where MAP_NORESERVE has no effect. */
 double bfc_square_upper_bytes(int n);
 
+/* Peak bytes of a process that holds `arrays` bytes of counted arrays and factors an n × n
+ * matrix: arrays + BFC_DENSE_BASE_BYTES + BFC_DENSE_PACK_BYTES_PER_ROW · n, saturated at
+ * SIZE_MAX. The two constants are measured (dense_solve.c); tests/test_memory.c checks the
+ * estimates built on them against the peak RSS of `bfc fit`. */
+size_t bfc_dense_process_bytes(double arrays, int n);
+
+/* The largest n ≤ n_max with estimate(ctx, n) ≤ limit (estimate non-decreasing in n), 0 if
+ * none. */
+int bfc_largest_n(size_t (*estimate)(const void *ctx, int n), const void *ctx, int n_max,
+                  size_t limit);
+
 #endif

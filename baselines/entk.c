@@ -372,6 +372,44 @@ int bfc_entk_ridge_fit(const bfc_entk_ridge_config *c, const double *K, const do
     return st;
 }
 
+size_t bfc_entk_regress_memory_estimate(const bfc_target_config *tc,
+                                        const bfc_learner_config *lc,
+                                        const bfc_entk_ridge_config *c, int n, int m)
+{
+    grad_ctx g;
+    if (n < 1 || ctx_new(tc, lc, &g)) return 0;
+    const double np = (double)g.np;
+    ctx_free(&g);
+    const int rows = m < n ? m : n; /* a block of the test Gram reuses Θ's storage */
+    /* Θ (both triangles), residual, coefficients, f₀; the learner at initialisation
+     * (parameters and its work for 256 rows, about 4 copies of θ); then the largest phase */
+    double b = 8.0 * (double)n * n + 8.0 * (2.0 * n + (n > m ? n : m)) + 8.0 * 4.0 * np;
+    double phase = (double)bfc_entk_memory_estimate(tc, lc, n, 0);
+    phase = fmax(phase, ridge_fit_bytes(c, n));
+    phase = fmax(phase, (double)bfc_entk_memory_estimate(tc, lc, rows, n));
+    return bfc_dense_process_bytes(b + phase, n);
+}
+
+typedef struct {
+    const bfc_target_config *tc;
+    const bfc_learner_config *lc;
+    const bfc_entk_ridge_config *c;
+    int m;
+} largest_ctx;
+
+static size_t estimate_at(const void *ctx, int n)
+{
+    const largest_ctx *x = ctx;
+    return bfc_entk_regress_memory_estimate(x->tc, x->lc, x->c, n, x->m);
+}
+
+int bfc_entk_largest_n(const bfc_target_config *tc, const bfc_learner_config *lc,
+                       const bfc_entk_ridge_config *c, int n_max, int m, size_t limit)
+{
+    const largest_ctx x = {tc, lc, c, m};
+    return bfc_largest_n(estimate_at, &x, n_max, limit);
+}
+
 int bfc_entk_regress(const bfc_target_config *tc, const bfc_learner_config *lc,
                      const bfc_entk_ridge_config *c, int offset_init, const bfc_data *train,
                      const double *Xt, int m, double *pred, bfc_entk_ridge_report *rep_out)
@@ -386,6 +424,14 @@ int bfc_entk_regress(const bfc_target_config *tc, const bfc_learner_config *lc,
     int st;
     size_t P = 0;
     if ((st = bfc_entk_nparams(tc, lc, &P))) return st;
+    size_t limit = c->mem_limit ? c->mem_limit : bfc_krr_default_mem_limit();
+    const size_t est = bfc_entk_regress_memory_estimate(tc, lc, c, n, m);
+    if (limit && est > limit)
+        return bfc_fail(BFC_ENOMEM, "eNTK on n = %d points needs about %.1f MiB (the n x n Gram "
+                                    "matrix alone is %.1f MiB) but the memory limit is %.1f MiB; "
+                                    "the largest n that fits is %d: subsample or raise mem_limit",
+                        n, (double)est / 1048576.0, 8.0 * n * (double)n / 1048576.0,
+                        (double)limit / 1048576.0, bfc_entk_largest_n(tc, lc, c, n, m, limit));
     double *K = bfc_alloc_d((size_t)n * n), *r = bfc_alloc_d((size_t)n);
     double *coef = bfc_alloc_d((size_t)n), *f0 = bfc_alloc_d((size_t)(n > m ? n : m));
     bfc_learner *lr = NULL;

@@ -108,10 +108,20 @@ int bfc_entk_ridge_fit(const bfc_entk_ridge_config *c, const double *K, const do
 /* The whole baseline: Θ on the training set, ridge fit of the residual y − f₀(x) of the
  * network at initialisation (the lazy-regime linearisation f₀ + ∇f₀·Δθ; set offset_init = 0
  * to fit y itself), Θ(test, train), pred (m) = f₀ + ȳ + Θ coef for Xt (m × d).
- * train->y are the labels. rep may be NULL. Peak memory about 2n² doubles (Θ and the
- * factor) + the selection (3s², s ≤ select_max) + the gradient blocks (2·min(n, block)·P);
- * at n = 10⁴, P = 5167: about 2.5 GB. The test Gram is built in blocks of n rows that reuse
- * Θ's storage. */
+ * train->y are the labels. rep may be NULL. Peak memory: bfc_entk_regress_memory_estimate,
+ * checked before anything large is allocated (BFC_ENOMEM naming the largest n that fits,
+ * against c->mem_limit): Θ (n² doubles) + the largest of the gradient blocks
+ * (2·min(n, block)·P), the selection (3s², s ≤ select_max) and the factor (the upper
+ * triangle of n², dense_solve.h); at n = 10⁴, P = 5167: about 1.5 GB. The test Gram is
+ * built in blocks of n rows that reuse Θ's storage. */
+/* Peak bytes of bfc_entk_regress for n training and m test points (0 if the configuration
+ * is invalid), and the largest n' ≤ n_max whose estimate is at most limit (0 if none). */
+size_t bfc_entk_regress_memory_estimate(const bfc_target_config *tc,
+                                        const bfc_learner_config *lc,
+                                        const bfc_entk_ridge_config *c, int n, int m);
+int bfc_entk_largest_n(const bfc_target_config *tc, const bfc_learner_config *lc,
+                       const bfc_entk_ridge_config *c, int n_max, int m, size_t limit);
+
 int bfc_entk_regress(const bfc_target_config *tc, const bfc_learner_config *lc,
                      const bfc_entk_ridge_config *c, int offset_init, const bfc_data *train,
                      const double *Xt, int m, double *pred, bfc_entk_ridge_report *rep);

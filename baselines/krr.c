@@ -15,17 +15,6 @@
 #include "dense_solve.h"
 #include "rng.h"
 
-/* Bytes the process holds beyond the arrays counted by the estimate: the libraries, what
- * is left of the problem's set-up, OpenBLAS's per-thread buffers (peak RSS of fits at
- * n = 1000..5000 exceeded the arrays by 17-19 MiB with 2 threads). */
-#define KRR_BASE_BYTES ((size_t)20 << 20)
-/* Bytes per training point of the panels OpenBLAS packs in the Cholesky's updates: a block
- * of up to GEMM_Q = 384 doubles per row of the trailing matrix (256 with the Haswell
- * kernels). Measured: the peak RSS of `bfc fit --method krr` grew by 1.9-2.3 KiB per point
- * beyond the counted arrays with the Haswell kernels and 3.0-3.3 KiB with Cooperlake's,
- * n = 2000..10000. */
-#define KRR_BLAS_PACK_BYTES_PER_ROW 3072.0
-
 /* Relative gain in validation MSE that a ridge below the one at hand must bring to be taken
  * (grid extension, refinement): when the kernel nearly interpolates, the error is flat near
  * λ = 0 to 1e-11 and only rounding decides; a gain this small is far below the sampling
@@ -192,20 +181,24 @@ size_t bfc_krr_memory_estimate(const bfc_krr_config *cfg, int n, int n_test, int
     double b = fmax(bytes_select(cfg, n, d), bytes_fit(n, d));
     b = fmax(b, bytes_refine(cfg, n, d));
     b = fmax(b, bytes_predict(cfg, n, n_test, d));
-    b += (double)KRR_BASE_BYTES + KRR_BLAS_PACK_BYTES_PER_ROW * (double)n;
-    return b >= (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
+    return bfc_dense_process_bytes(b, n);
 }
 
-/* the largest n' ≤ n whose fit (without prediction) fits in limit bytes */
-static int largest_n_that_fits(const bfc_krr_config *cfg, int n, int d, size_t limit)
+typedef struct {
+    const bfc_krr_config *cfg;
+    int n_test, d;
+} largest_ctx;
+
+static size_t estimate_at(const void *ctx, int n)
 {
-    int lo = 0, hi = n;
-    while (hi - lo > 1) {
-        const int mid = lo + (hi - lo) / 2;
-        if (bfc_krr_memory_estimate(cfg, mid, 0, d) <= limit) lo = mid;
-        else hi = mid;
-    }
-    return lo;
+    const largest_ctx *c = ctx;
+    return bfc_krr_memory_estimate(c->cfg, n, c->n_test, c->d);
+}
+
+int bfc_krr_largest_n(const bfc_krr_config *cfg, int n_max, int n_test, int d, size_t limit)
+{
+    const largest_ctx c = {cfg, n_test, d};
+    return bfc_largest_n(estimate_at, &c, n_max, limit);
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -662,7 +655,7 @@ int bfc_krr_fit(const bfc_krr_config *cfg, const double *X, const double *y, int
                         "limit is %.1f MiB; the largest n that fits is %d: subsample or raise "
                         "mem_limit",
                         name, n, d, mib((double)est), mib(4.0 * n * (n + 1.0)), mib((double)limit),
-                        largest_n_that_fits(cfg, n, d, limit));
+                        bfc_krr_largest_n(cfg, n, 0, d, limit));
     }
 
     bfc_krr *mdl = calloc(1, sizeof *mdl);

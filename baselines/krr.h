@@ -61,7 +61,8 @@
  * bandwidth search reuses the same buffers), refinement the upper triangle of an
  * (n − v)² matrix + (n − v + v)(d + 3) doubles, final fit n(n + 1)/2 +
  * n(d + 3) doubles plus a page per row, prediction n(d + 1) doubles and a few tiles; plus
- * 20 MiB for the process and 3 KiB per point for the panels OpenBLAS packs. The
+ * the process and the panels OpenBLAS packs (bfc_dense_process_bytes: 8 MiB + 2 KiB per
+ * point). tests/test_memory.c checks it against the peak RSS of `bfc fit`. The
  * final fit maps one n × n matrix (bfc_square_alloc: without reserving commit for all of
  * it) and touches only its upper triangle (the Gram and the Cholesky read and write nothing
  * else, and the matrix is kept off transparent huge pages), so about half of it is ever
@@ -167,6 +168,10 @@ void bfc_krr_defaults(bfc_krr_config *cfg, int d);
 /* Peak bytes of bfc_krr_fit for n training points (and of predicting n_test points in
  * blocks afterwards, 0 for none), including the model, for this configuration. */
 size_t bfc_krr_memory_estimate(const bfc_krr_config *cfg, int n, int n_test, int d);
+
+/* The largest n' ≤ n_max with bfc_krr_memory_estimate(cfg, n', n_test, d) ≤ limit, 0 if
+ * none: what a refusal names, and a size that then passes the check. */
+int bfc_krr_largest_n(const bfc_krr_config *cfg, int n_max, int n_test, int d, size_t limit);
 
 /* 80% of MemAvailable from /proc/meminfo, in bytes (0 if unknown: no limit). */
 size_t bfc_krr_default_mem_limit(void);

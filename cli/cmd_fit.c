@@ -238,6 +238,18 @@ static int twolayer_choose_lr(bfc_twolayer_config *tc, const bfc_data *train, in
     return BFC_OK;
 }
 
+/* The learner and ridge configurations of --method entk. */
+static void entk_configs(const fit_args *a, bfc_learner_config *lc, bfc_entk_ridge_config *rc)
+{
+    bfc_learner_defaults(lc);
+    lc->seed = a->p.seed;
+    if (a->init_scale > 0) lc->init_scale = a->init_scale;
+    bfc_entk_ridge_defaults(rc);
+    rc->ridge = a->ridge;
+    rc->seed = a->p.seed;
+    if (a->select_max) rc->select_max = a->select_max;
+}
+
 /* entk, seqkernel and twolayer: methods built on the learner's graph or trained by SGD. */
 static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *train,
                        const bfc_data *test, double t0, double c0)
@@ -257,14 +269,12 @@ static int fit_learned(const fit_args *a, const bfc_target *t, const bfc_data *t
     memset(&er, 0, sizeof er);
     if (!st && entk) {
         bfc_learner_config lc;
-        bfc_learner_defaults(&lc);
-        lc.seed = a->p.seed;
-        if (a->init_scale > 0) lc.init_scale = a->init_scale;
         bfc_entk_ridge_config rc;
-        bfc_entk_ridge_defaults(&rc);
-        rc.ridge = a->ridge;
-        rc.seed = a->p.seed;
-        if (a->select_max) rc.select_max = a->select_max;
+        entk_configs(a, &lc, &rc);
+        bfc_note(a->p.quiet, "bfc fit: entk, d=%d n=%d; fit and prediction need about %.0f MiB\n",
+                 c->d, train->n,
+                 (double)bfc_entk_regress_memory_estimate(c, &lc, &rc, train->n, test->n) /
+                     1048576.0);
         st = bfc_entk_regress(c, &lc, &rc, 1, train, test->X, test->n, pred, &er);
         if (!st) err = bfc_relative_error(pred, test->g, test->n);
     } else if (!st && seq) {
@@ -445,9 +455,23 @@ int bfc_cmd_fit(int argc, char **argv)
         size_t need = bfc_krr_memory_estimate(&kc, a.p.n, a.p.n_test, a.p.target.d);
         size_t lim = bfc_krr_default_mem_limit();
         if (!a.p.data_dir[0] && lim && need > lim)
-            st = bfc_fail(BFC_ENOMEM, "--n %d needs about %.1f GB for kernel ridge regression but "
-                                      "%.1f GB are available",
-                          a.p.n, (double)need / 1e9, (double)lim / 1e9);
+            st = bfc_fail(BFC_ENOMEM, "--n %d needs about %.0f MiB for kernel ridge regression "
+                                      "but %.0f MiB are available; the largest --n that fits is "
+                                      "%d", a.p.n, (double)need / 1048576.0,
+                          (double)lim / 1048576.0,
+                          bfc_krr_largest_n(&kc, a.p.n, a.p.n_test, a.p.target.d, lim));
+    }
+    if (!st && !strcmp(a.method, "entk") && !a.p.data_dir[0]) {
+        bfc_learner_config lc;
+        bfc_entk_ridge_config rc;
+        entk_configs(&a, &lc, &rc);
+        size_t need = bfc_entk_regress_memory_estimate(&a.p.target, &lc, &rc, a.p.n, a.p.n_test);
+        size_t lim = bfc_krr_default_mem_limit();
+        if (lim && need > lim)
+            st = bfc_fail(BFC_ENOMEM, "--n %d needs about %.0f MiB for the eNTK regression but "
+                                      "%.0f MiB are available; the largest --n that fits is %d",
+                          a.p.n, (double)need / 1048576.0, (double)lim / 1048576.0,
+                          bfc_entk_largest_n(&a.p.target, &lc, &rc, a.p.n, a.p.n_test, lim));
     }
     int lock_fd = -1;
     if (!st && a.p.out_dir[0]) st = bfc_out_dir_take(a.p.out_dir, "fit", a.p.force, 0, &lock_fd);
