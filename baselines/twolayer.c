@@ -102,14 +102,6 @@ static void predict(const double *theta, int d, int m, const double *X, int n, d
     for (int i = 0; i < n; i++) pred[i] = mu + sd * pred[i];
 }
 
-static void fmt_eta(double s, char *buf, size_t cap)
-{
-    if (!isfinite(s) || s < 0) snprintf(buf, cap, "?");
-    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else snprintf(buf, cap, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
-}
-
 int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const bfc_data *test,
                      bfc_twolayer_result *res)
 {
@@ -197,7 +189,8 @@ int bfc_twolayer_fit(const bfc_twolayer_config *c, const bfc_data *train, const 
                 double te = bfc_relative_error(pred, test->g, test->n);
                 double el = bfc_wall_seconds() - t0;
                 char eta[32];
-                fmt_eta(el / (double)(s + 1) * (double)(c->steps - s - 1), eta, sizeof eta);
+                bfc_format_duration(el / (double)(s + 1) * (double)(c->steps - s - 1), eta,
+                                    sizeof eta);
                 fprintf(stderr, "[two-layer m=%d] step %6ld/%d  loss %.3e  test %.3e  %.1fs  ETA %s\n",
                         m, s + 1, c->steps, res->final_loss, te, el, eta);
             }

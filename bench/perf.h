@@ -1,5 +1,5 @@
 /* perf.h: the pieces of bfc_perf, the side-by-side performance benchmark (bench/README.md):
- * one run state, long-format result rows, the stdout table, medians, and the peers
+ * one run state, long-format result rows, the stdout table and the peers
  * (Python programs driven line by line over pipes, so that our timings and theirs
  * alternate within one run). */
 #ifndef BFC_BENCH_PERF_H
@@ -74,9 +74,6 @@ void perf_note(perf_run *r, const char *fmt, ...) __attribute__((format(printf, 
 
 /* Progress line on stderr with elapsed seconds. */
 void perf_progress(const perf_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Median of a (n ≥ 1); a is reordered. */
-double perf_median(double *a, int n);
 
 /* Set OpenBLAS threads (also records nothing else). */
 void perf_threads(int n);

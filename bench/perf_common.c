@@ -1,4 +1,4 @@
-/* perf_common.c: result rows, the stdout table, goals, progress and medians of bfc_perf. */
+/* perf_common.c: result rows, the stdout table, goals and progress of bfc_perf. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,18 +120,6 @@ void perf_progress(const perf_run *r, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double perf_median(double *a, int n)
-{
-    qsort(a, (size_t)n, sizeof *a, cmp_double);
-    return n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
 }
 
 void perf_threads(int n) { bfc_blas_set_threads(n); }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "bfc.h"
+#include "metrics.h"
 #include "perf.h"
 
 #define MAX_REPS 64
@@ -44,7 +45,7 @@ void perf_dgemm(perf_run *r)
         const int reps = r->reps < MAX_REPS ? r->reps : MAX_REPS;
         perf_dgemm_sample(r, threads); /* warm-up */
         for (int s = 0; s < reps; s++) g[s] = perf_dgemm_sample(r, threads);
-        r->dgemm_gflops[threads] = perf_median(g, reps);
+        r->dgemm_gflops[threads] = bfc_median(g, reps);
         perf_row(r, threads, "dgemm", caseid, "openblas", "gflops", r->dgemm_gflops[threads],
                  "GFLOP/s", reps);
         snprintf(comparison, sizeof comparison, "DGEMM %d^3, GFLOP/s (reference)", r->dgemm_n);

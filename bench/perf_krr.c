@@ -125,7 +125,7 @@ static void median_of(krr_time *t, int n, krr_time *m)
 #define MED(field)                                                                               \
     do {                                                                                         \
         for (int i = 0; i < n; i++) a[i] = t[i].field;                                           \
-        m->field = perf_median(a, n);                                                            \
+        m->field = bfc_median(a, n);                                                            \
     } while (0)
     MED(fit);
     MED(predict);
@@ -277,7 +277,7 @@ void perf_krr(perf_run *r)
             if (ours_run(r, &cfg, &train, &test, n, pred, &to[ok_ours], &hwm_ok) == 0) ok_ours++;
             if (time_peer && peer_run(&peer, n, 0, &tp[got]) == 0) got++;
         }
-        const double dgemm = perf_median(dg, reps);
+        const double dgemm = bfc_median(dg, reps);
         if (!ok_ours) continue;
         krr_time mo, mp;
         median_of(to, ok_ours, &mo);

@@ -480,7 +480,7 @@ static void one_case(perf_run *r, const lcase *lc)
     double ours[2] = {NAN, NAN}, gflops[2] = {NAN, NAN};
     for (int q = 0; q < 2; q++) {
         if (!have_ours[q]) continue;
-        ours[q] = perf_median(tours[q], reps);
+        ours[q] = bfc_median(tours[q], reps);
         gflops[q] = flops / ours[q] / 1e9;
         perf_row(r, 1, "learner", caseid, ours_method[q], "seconds_per_step", ours[q], "s", reps);
         perf_row(r, 1, "learner", caseid, ours_method[q], "flops_per_step", flops, "flop", 1);
@@ -508,7 +508,7 @@ static void one_case(perf_run *r, const lcase *lc)
                        NULL, r->core, 1);
             if (!got[q]) continue;
         }
-        peer_med[q] = perf_median(tpeer[q], got[q]);
+        peer_med[q] = bfc_median(tpeer[q], got[q]);
         const char *method = peer_method[q];
         perf_row(r, 1, "learner", caseid, method, "seconds_per_step", peer_med[q], "s", got[q]);
         perf_row(r, 1, "learner", caseid, method, "steps_per_sample", n_peer[q], "", 1);
@@ -522,7 +522,7 @@ static void one_case(perf_run *r, const lcase *lc)
                  strcmp(peer_core, r->core) ? peer_core : "");
         perf_table(r, comparison, o, p, ratio, core, 1);
     }
-    const double dgemm = perf_median(dg, reps);
+    const double dgemm = bfc_median(dg, reps);
     perf_row(r, 1, "learner", caseid, "openblas", "dgemm_gflops_interleaved", dgemm, "GFLOP/s",
              reps);
     perf_row(r, 1, "learner", caseid, "bfc_f64", "fraction_of_dgemm", gflops[0] / dgemm, "", reps);

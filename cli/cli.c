@@ -550,27 +550,32 @@ int bfc_result_csv_commit(bfc_result_csv *w)
 
 /* ---- signals ------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_flag = 0;
+static volatile sig_atomic_t signal_count = 0;
+static sig_atomic_t signal_fatal_after = 1;
 
 static void on_signal(int sig)
 {
-    if (stop_flag) {
+    if (signal_count >= signal_fatal_after) {
         signal(sig, SIG_DFL);
         raise(sig);
+        return;
     }
-    stop_flag = 1;
+    signal_count++;
 }
 
-volatile sig_atomic_t *bfc_install_stop_handler(void)
+volatile sig_atomic_t *bfc_install_signal_counter(int fatal_after)
 {
+    signal_fatal_after = fatal_after;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    return &stop_flag;
+    return &signal_count;
 }
+
+volatile sig_atomic_t *bfc_install_stop_handler(void) { return bfc_install_signal_counter(1); }
 
 void bfc_note(int quiet, const char *fmt, ...)
 {

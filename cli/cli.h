@@ -173,7 +173,10 @@ int bfc_result_csv_commit(bfc_result_csv *w);
 
 /* ---- signals ---- */
 
-/* Install SIGINT/SIGTERM handlers that set the returned flag (a second signal exits). */
+/* Install SIGINT/SIGTERM handlers that count the signals received in the returned counter;
+ * a signal after fatal_after counted ones takes its default action (ends the process). */
+volatile sig_atomic_t *bfc_install_signal_counter(int fatal_after);
+/* bfc_install_signal_counter(1): the first signal sets the flag, a second one exits. */
 volatile sig_atomic_t *bfc_install_stop_handler(void);
 
 /* Progress/status message on stderr unless quiet: "bfc <cmd>: ...". */

@@ -155,7 +155,8 @@ int bfc_cmd_sweep(int argc, char **argv)
         return 1;
     }
     if (!a.report_only) {
-        bfc_sweep_run_opts o = {"/proc/self/exe", a.out, a.jobs, a.quiet, -1, bfc_sweep_signals()};
+        bfc_sweep_run_opts o = {"/proc/self/exe", a.out, a.jobs, a.quiet, -1,
+                                bfc_install_signal_counter(2)};
         rst = bfc_sweep_run(s, &o, &sum);
         if (rst && rst != BFC_EINTR) {
             fprintf(stderr, "bfc sweep: %s\n", bfc_last_error());

@@ -73,7 +73,11 @@ typedef struct {
     int jobs;         /* cells in parallel (≥ 1) */
     int quiet;        /* 1: no progress on stderr */
     double timeout_s; /* < 0: the configuration's (default); 0: none; > 0 seconds per cell */
-    volatile sig_atomic_t *signals; /* count of SIGINT/SIGTERM received (may be NULL) */
+    volatile sig_atomic_t *signals; /* count of SIGINT/SIGTERM received (may be NULL): the
+                                       first stops launching cells (those in flight finish),
+                                       the second kills the cells in flight; counted by
+                                       bfc_install_signal_counter(2) (cli.h), which lets a
+                                       third end the process */
 } bfc_sweep_run_opts;
 
 typedef struct {
@@ -88,13 +92,8 @@ typedef struct {
     int ncpu;                    /* online CPUs */
 } bfc_sweep_summary;
 
-/* Install SIGINT/SIGTERM handlers counting signals into the returned flag: the first stops
- * launching cells (those in flight finish), the second kills the cells in flight, a third
- * ends the process. */
-volatile sig_atomic_t *bfc_sweep_signals(void);
-
 /* Run every cell that is not finished in o->out/cells. Each runs as
- *   exe COMMAND FLAGS... --json --quiet --out o->out/cells/KEY
+ *   exe COMMAND FLAGS... --json --quiet --force --out o->out/cells/KEY
  * in its own process group, with OPENBLAS_NUM_THREADS=1, stdout in stdout.json and stderr in
  * stderr.log; at most o->jobs at once. A failed cell (exit status, signal, time-out) records
  * the error and the last lines of its stderr in status.json and the sweep goes on.

@@ -1,7 +1,9 @@
-/* bfc.c: status codes, thread-local error messages, clocks and aligned allocation. */
+/* bfc.c: status codes, thread-local error messages, clocks, durations, hashing and aligned
+ * allocation. */
 #define _POSIX_C_SOURCE 200809L
 #include "bfc.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,3 +77,22 @@ double *bfc_alloc_d(size_t n)
 }
 
 void bfc_free(void *p) { free(p); }
+
+void bfc_format_duration(double s, char *buf, size_t cap)
+{
+    if (!(s >= 0) || !isfinite(s))
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+}
+
+uint64_t bfc_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}

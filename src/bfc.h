@@ -40,6 +40,12 @@ double bfc_wall_seconds(void);
 double bfc_cpu_seconds(void);
 /* Peak resident set size of this process in bytes (0 if unknown). */
 size_t bfc_peak_rss_bytes(void);
+/* A duration for progress lines: "42s", "3m07s", "2h05m"; "?" when negative or not finite. */
+void bfc_format_duration(double seconds, char *buf, size_t cap);
+
+/* FNV-1a 64: h ← h folded with the n bytes at p. Start from BFC_FNV1A64_INIT. */
+#define BFC_FNV1A64_INIT 14695981039346656037ull
+uint64_t bfc_fnv1a64(uint64_t h, const void *p, size_t n);
 
 /* Allocation: bfc_alloc_d returns n zeroed doubles, 64-byte aligned, NULL on failure; free
  * with bfc_free. */

@@ -262,18 +262,36 @@ const char *bfc_cpu_model(void)
     return cpu_model;
 }
 
-void bfc_meta_write(bfc_jw *j)
+void bfc_meta_get(bfc_meta *m)
 {
-    char date[32] = "unknown";
+    snprintf(m->date_utc, sizeof m->date_utc, "unknown");
     time_t now = time(NULL);
     struct tm tm;
-    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    bfc_jw_kv_str(j, "bfc_version", BFC_VERSION);
-    bfc_jw_kv_str(j, "commit", bfc_git_commit());
-    bfc_jw_kv_str(j, "compiler", BFC_COMPILER);
-    bfc_jw_kv_str(j, "blas_core", bfc_blas_core());
-    bfc_jw_kv_int(j, "blas_threads", bfc_blas_threads());
-    bfc_jw_kv_str(j, "blas_fix", bfc_blas_fix_status());
-    bfc_jw_kv_str(j, "cpu", bfc_cpu_model());
-    bfc_jw_kv_str(j, "date_utc", date);
+    if (gmtime_r(&now, &tm)) strftime(m->date_utc, sizeof m->date_utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    m->bfc_version = BFC_VERSION;
+    m->commit = bfc_git_commit();
+    m->compiler = BFC_COMPILER;
+    m->blas_core = bfc_blas_core();
+    m->blas_threads = bfc_blas_threads();
+    m->blas_fix = bfc_blas_fix_status();
+    m->cpu = bfc_cpu_model();
+}
+
+void bfc_meta_put(bfc_jw *j, const bfc_meta *m)
+{
+    bfc_jw_kv_str(j, "bfc_version", m->bfc_version);
+    bfc_jw_kv_str(j, "commit", m->commit);
+    bfc_jw_kv_str(j, "compiler", m->compiler);
+    bfc_jw_kv_str(j, "blas_core", m->blas_core);
+    bfc_jw_kv_int(j, "blas_threads", m->blas_threads);
+    bfc_jw_kv_str(j, "blas_fix", m->blas_fix);
+    bfc_jw_kv_str(j, "cpu", m->cpu);
+    bfc_jw_kv_str(j, "date_utc", m->date_utc);
+}
+
+void bfc_meta_write(bfc_jw *j)
+{
+    bfc_meta m;
+    bfc_meta_get(&m);
+    bfc_meta_put(j, &m);
 }

@@ -67,8 +67,17 @@ const char *bfc_cpu_model(void);
  * modified; "unknown" outside a git work tree), written at every build. */
 const char *bfc_git_commit(void);
 
-/* Write into the currently open JSON object the keys "bfc_version", "commit", "compiler",
- * "blas_core", "blas_threads", "blas_fix", "cpu" and "date_utc" (ISO 8601, seconds). */
+/* The run's metadata: the strings are static storage, the date is now (ISO 8601, seconds). */
+typedef struct {
+    const char *bfc_version, *commit, *compiler, *blas_core, *blas_fix, *cpu;
+    int blas_threads;
+    char date_utc[32];
+} bfc_meta;
+void bfc_meta_get(bfc_meta *m);
+/* Write m into the currently open JSON object: the keys "bfc_version", "commit", "compiler",
+ * "blas_core", "blas_threads", "blas_fix", "cpu" and "date_utc". */
+void bfc_meta_put(bfc_jw *j, const bfc_meta *m);
+/* bfc_meta_put of bfc_meta_get. */
 void bfc_meta_write(bfc_jw *j);
 
 #endif

@@ -1,6 +1,9 @@
-/* metrics.c: relative error, classification error and least-squares feature error. */
+/* metrics.c: relative error, classification error, least-squares feature error, and the
+ * medians and log-log fits of results (from GSL). */
 #include "metrics.h"
 
+#include <gsl/gsl_fit.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -20,10 +23,41 @@ double bfc_relative_error(const double *pred, const double *g, int n)
     return mse / var;
 }
 
+/* Ascending, NaN last. */
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
+    int nx = isnan(x), ny = isnan(y);
+    if (nx || ny) return nx - ny;
     return (x > y) - (x < y);
+}
+
+double bfc_median(double *v, int n)
+{
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return gsl_stats_median_from_sorted_data(v, 1, (size_t)n);
+}
+
+int bfc_loglog_fit(const double *x, const double *y, int m, double *b, double *c, double *b_se)
+{
+    enum { MAX_POINTS = 256 };
+    if (m < 2 || m > MAX_POINTS) return 0;
+    double lx[MAX_POINTS], ly[MAX_POINTS], mean = 0, ss = 0;
+    for (int i = 0; i < m; i++) {
+        lx[i] = log(x[i]);
+        ly[i] = log(y[i]);
+        mean += lx[i];
+    }
+    mean /= m;
+    for (int i = 0; i < m; i++) ss += (lx[i] - mean) * (lx[i] - mean);
+    if (!(ss > 0)) return 0;
+    double c0, c1, cov00, cov01, cov11, sumsq;
+    gsl_fit_linear(lx, 1, ly, 1, (size_t)m, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
+    *b = c1;
+    *c = c0;
+    if (b_se) *b_se = m >= 3 ? sqrt(cov11) : NAN;
+    return 1;
 }
 
 double bfc_relative_error_bulk(const double *pred, const double *g, int n, double keep)

@@ -19,6 +19,15 @@ double bfc_relative_diff(const double *a, const double *b, size_t n);
 double bfc_relative_error_bulk(const double *pred, const double *g, int n, double keep);
 #define BFC_BULK_KEEP 0.999 /* share of test points kept by the bulk error */
 
+/* Median of v[0..n): v is sorted in place (ascending, NaN last) and the median taken by
+ * gsl_stats_median_from_sorted_data; NaN when n ≤ 0. */
+double bfc_median(double *v, int n);
+
+/* Least-squares fit log y = c + b log x over m points (gsl_fit_linear) with the standard error
+ * of the slope b (NaN unless m ≥ 3). Returns 1, or 0 without a fit (m < 2, m > 256, or every x
+ * equal). */
+int bfc_loglog_fit(const double *x, const double *y, int m, double *b, double *c, double *b_se);
+
 /* Fraction of points where sign(pred) differs from the label y ∈ {−1, +1}. */
 double bfc_classification_error(const double *pred, const double *y, int n);
 

@@ -66,3 +66,58 @@ Test(metrics, relative_diff_is_the_norm_of_the_difference_over_the_reference)
     cr_expect_eq(bfc_relative_diff(b, b, 3), 0.0);
     cr_expect_float_eq(bfc_relative_diff(a, zero, 3), 3.0, 1e-15); /* reference 0: ‖a‖ */
 }
+
+Test(metrics, median_sorts_in_place_averages_the_middle_pair_and_puts_nan_last)
+{
+    double odd[5] = {5, 1, 4, 2, 3}, even[4] = {4, 1, 3, 2};
+    cr_expect_eq(bfc_median(odd, 5), 3.0);
+    cr_expect_eq(odd[0], 1.0);
+    cr_expect_eq(odd[4], 5.0);
+    cr_expect_eq(bfc_median(even, 4), 2.5);
+    /* NaN orders last: with one NaN among three values the median is the larger finite one */
+    double nan3[3] = {NAN, 7, 1};
+    cr_expect_eq(bfc_median(nan3, 3), 7.0);
+    cr_expect(isnan(nan3[2]));
+    cr_expect(isnan(bfc_median(odd, 0)));
+}
+
+/* The closed form of the least-squares slope of log y on log x, written out, against which the
+ * GSL fit is compared. */
+static double slope_by_normal_equations(const double *x, const double *y, int m)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < m; i++) {
+        double lx = log(x[i]), ly = log(y[i]);
+        sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
+    }
+    return (sxy - sx * sy / m) / (sxx - sx * sx / m);
+}
+
+Test(metrics, loglog_fit_recovers_a_power_law_and_gives_the_slope_of_the_normal_equations)
+{
+    double x[5] = {6, 8, 10, 12, 16}, y[5], b, c, se;
+    for (int i = 0; i < 5; i++) y[i] = 3.0 * pow(x[i], 1.5);
+    cr_assert_eq(bfc_loglog_fit(x, y, 5, &b, &c, &se), 1);
+    cr_expect_float_eq(b, 1.5, 1e-12);
+    cr_expect_float_eq(c, log(3.0), 1e-12);
+    cr_expect(se < 1e-12, "an exact power law has no slope error (got %g)", se);
+    /* scattered points: the same slope as the normal equations, and a standard error that
+     * matches sqrt(RSS / (m - 2) / Sxx) */
+    double yn[5] = {500, 1100, 1300, 2400, 3100};
+    cr_assert_eq(bfc_loglog_fit(x, yn, 5, &b, &c, &se), 1);
+    cr_expect_float_eq(b, slope_by_normal_equations(x, yn, 5), 1e-12);
+    double mx = 0, sxx = 0, rss = 0;
+    for (int i = 0; i < 5; i++) mx += log(x[i]) / 5;
+    for (int i = 0; i < 5; i++) {
+        sxx += (log(x[i]) - mx) * (log(x[i]) - mx);
+        double r = log(yn[i]) - (c + b * log(x[i]));
+        rss += r * r;
+    }
+    cr_expect_float_eq(se, sqrt(rss / 3 / sxx), 1e-12);
+    /* two points fit without an error estimate; equal x or a single point do not fit */
+    cr_expect_eq(bfc_loglog_fit(x, yn, 2, &b, &c, &se), 1);
+    cr_expect(isnan(se));
+    double same[3] = {4, 4, 4};
+    cr_expect_eq(bfc_loglog_fit(same, yn, 3, &b, &c, &se), 0);
+    cr_expect_eq(bfc_loglog_fit(x, yn, 1, &b, &c, &se), 0);
+}

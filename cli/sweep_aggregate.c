@@ -1,0 +1,385 @@
+/* sweep_aggregate.c: the finished cells of a sweep into its tables: results.csv (every row of
+ * every cell, long format), the series of each method on each target (median, min and max of
+ * the test error over seeds at each n), summary.csv, n_ε and t_ε (neps.csv, SPEC §4), the
+ * fits of n_ε(d), and the median shares of each target. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bfc.h"
+#include "fsutil.h"
+#include "metrics.h"
+#include "sweep_internal.h"
+#include "train.h"
+
+int bfc_sweep_n_eps(const int *n, const double *med, int m, double eps)
+{
+    for (int i = 0; i < m; i++)
+        if (!isnan(med[i]) && med[i] <= eps) return n[i];
+    return -1;
+}
+
+/* Read a cell's result.csv: every row to rows (results.csv), test error and shares to cr. */
+static void read_cell(const bfc_sweep *s, int i, const char *dir, cellres *cr, FILE *rows)
+{
+    const bfc_sweep_cell *c = &s->cells[i];
+    char path[PATH_CAP];
+    pjoin(path, sizeof path, dir, "result.csv");
+    char *text = bfc_read_file(path, NULL);
+    if (!text) {
+        cr->status = 0;
+        snprintf(cr->reason, sizeof cr->reason, "result.csv unreadable: %s", bfc_last_error());
+        return;
+    }
+    char *save = NULL;
+    int line = 0;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
+        if (line == 0) continue; /* header: method,d,L,n,seed,metric,value */
+        char *v = strrchr(l, ',');
+        if (!v) continue;
+        *v++ = '\0';
+        char *m = strrchr(l, ',');
+        m = m ? m + 1 : l;
+        double x = strtod(v, NULL);
+        fprintf(rows, "%s,%s,%d,%lld,%s,%s\n", c->method, c->target, c->n, c->seed, m, v);
+        if (!strcmp(m, "test_error")) cr->test_error = x;
+        if (!strcmp(m, "test_error_bulk")) cr->test_error_bulk = x;
+        int l2;
+        if (sscanf(m, "share_%d", &l2) == 1 && l2 >= 2 && l2 <= BFC_MAX_L) cr->share[l2] = x;
+    }
+    pjoin(path, sizeof path, dir, "result.json");
+    char *js = bfc_read_file(path, NULL);
+    bfc_json *j = js ? bfc_json_parse(js, NULL, 0) : NULL;
+    const char *commit = bfc_json_string(bfc_json_get(j, "commit"));
+    snprintf(cr->commit, sizeof cr->commit, "%s", commit ? commit : "");
+    bfc_json_free(j);
+    free(js);
+    if (isfinite(cr->wall))
+        fprintf(rows, "%s,%s,%d,%lld,cell_wall_s,%.6g\n", c->method, c->target, c->n, c->seed,
+                cr->wall);
+    if (isfinite(cr->cpu))
+        fprintf(rows, "%s,%s,%d,%lld,cell_cpu_s,%.6g\n", c->method, c->target, c->n, c->seed,
+                cr->cpu);
+    free(text);
+}
+
+/* Every cell's status and results; results.csv. */
+static int read_cells(sweep_agg *a)
+{
+    const bfc_sweep *s = a->s;
+    char path[PATH_CAP], dir[PATH_CAP];
+    pjoin(path, sizeof path, a->out, "results.csv");
+    bfc_afile *rows = bfc_afile_open(path);
+    if (!rows) return BFC_EIO;
+    FILE *o = bfc_afile_fp(rows);
+    fprintf(o, "method,target,n,seed,metric,value\n");
+    for (int i = 0; i < s->ncells; i++) {
+        cellres *cr = &a->cr[i];
+        memset(cr, 0, sizeof *cr);
+        cr->test_error = cr->test_error_bulk = cr->wall = cr->cpu = NAN;
+        cell_dir(a->out, &s->cells[i], dir, sizeof dir);
+        cr->status = read_status(dir, &cr->wall, &cr->cpu, cr->reason, sizeof cr->reason);
+        if (cr->status == 1) read_cell(s, i, dir, cr, o);
+    }
+    return bfc_afile_commit(rows);
+}
+
+const series *find_series(const sweep_agg *a, int ti, int mi)
+{
+    for (int k = 0; k < a->nsr; k++)
+        if (a->sr[k].ti == ti && a->sr[k].mi == mi) return &a->sr[k];
+    return NULL;
+}
+
+/* The series' n and cell counts, in the order of the cells. */
+static void series_points(sweep_agg *a)
+{
+    const bfc_sweep *s = a->s;
+    for (int i = 0; i < s->ncells; i++) {
+        int ti = s->ci[i].t, mi = s->ci[i].m;
+        series *sr = (series *)find_series(a, ti, mi);
+        if (!sr) {
+            sr = &a->sr[a->nsr++];
+            memset(sr, 0, sizeof *sr);
+            sr->ti = ti;
+            sr->mi = mi;
+        }
+        int k = 0;
+        while (k < sr->nn && sr->n[k] != s->cells[i].n) k++;
+        if (k == sr->nn) {
+            if (sr->nn == SERIES_MAX_N) continue;
+            sr->n[sr->nn++] = s->cells[i].n;
+        }
+        sr->total[k]++;
+    }
+}
+
+static int build_series(sweep_agg *a)
+{
+    const bfc_sweep *s = a->s;
+    const size_t ns = (size_t)(s->nseeds + 1);
+    a->sr = sw_realloc(NULL, sizeof(series) * (size_t)(s->nt * s->nm));
+    double *v = sw_realloc(NULL, sizeof(double) * 4 * ns);
+    if (!a->sr || !v) {
+        free(v);
+        return BFC_ENOMEM;
+    }
+    double *w = v + ns, *cpu = v + 2 * ns, *b = v + 3 * ns;
+    a->nsr = 0;
+    series_points(a);
+    for (int k = 0; k < a->nsr; k++) {
+        series *sr = &a->sr[k];
+        for (int j = 0; j < sr->nn; j++) {
+            int nv = 0, nw = 0, nc = 0, nb = 0, bulk_all = 1;
+            for (int i = 0; i < s->ncells; i++) {
+                if (s->ci[i].t != sr->ti || s->ci[i].m != sr->mi || s->cells[i].n != sr->n[j])
+                    continue;
+                const cellres *cr = &a->cr[i];
+                if (cr->status != 1 || !isfinite(cr->test_error)) continue;
+                if (nv < s->nseeds) v[nv++] = cr->test_error;
+                if (nb < s->nseeds && isfinite(cr->test_error_bulk))
+                    b[nb++] = cr->test_error_bulk;
+                else
+                    bulk_all = 0;
+                if (nw < s->nseeds && isfinite(cr->wall)) w[nw++] = cr->wall;
+                if (nc < s->nseeds && isfinite(cr->cpu)) cpu[nc++] = cr->cpu;
+            }
+            sr->ok[j] = nv;
+            sr->med[j] = sr->lo[j] = sr->hi[j] = NAN;
+            if (nv) {
+                sr->med[j] = bfc_median(v, nv); /* sorts v */
+                sr->lo[j] = v[0];
+                sr->hi[j] = v[nv - 1];
+            }
+            sr->wall[j] = bfc_median(w, nw);
+            sr->cpu[j] = bfc_median(cpu, nc);
+            sr->bulk[j] = nb && bulk_all ? bfc_median(b, nb) : NAN;
+        }
+    }
+    free(v);
+    return BFC_OK;
+}
+
+/* Median over each target's finished cells of share_l (from the learner's results). */
+static int target_shares(sweep_agg *a)
+{
+    const bfc_sweep *s = a->s;
+    a->share = sw_realloc(NULL, sizeof *a->share * (size_t)s->nt);
+    double *v = sw_realloc(NULL, sizeof(double) * (size_t)(s->ncells + 1));
+    if (!a->share || !v) {
+        free(v);
+        return BFC_ENOMEM;
+    }
+    for (int ti = 0; ti < s->nt; ti++)
+        for (int l = 0; l <= BFC_MAX_L; l++) {
+            int nv = 0;
+            for (int i = 0; l >= 2 && i < s->ncells; i++)
+                if (s->ci[i].t == ti && a->cr[i].status == 1 && a->cr[i].share[l] > 0)
+                    v[nv++] = a->cr[i].share[l];
+            a->share[ti][l] = bfc_median(v, nv);
+        }
+    free(v);
+    return BFC_OK;
+}
+
+/* Counts of the distinct cells by status, and the commits that ran them: "abc (12 cells)". */
+static void cell_counts(sweep_agg *a)
+{
+    const bfc_sweep *s = a->s;
+    const cellres *cr = a->cr;
+    for (int i = 0; i < s->ncells; i++) {
+        if (s->ci[i].dup_of >= 0) continue;
+        a->total++;
+        if (cr[i].status == 1)
+            a->nok++, a->cell_wall_sum += isfinite(cr[i].wall) ? cr[i].wall : 0;
+        else if (cr[i].status == 0)
+            a->nfail++;
+        else
+            a->nnot++;
+    }
+    char *buf = a->commits;
+    const size_t cap = sizeof a->commits;
+    buf[0] = '\0';
+    for (int i = 0; i < s->ncells; i++) {
+        if (cr[i].status != 1 || s->ci[i].dup_of >= 0) continue;
+        int seen = 0, count = 0;
+        for (int j = 0; j < i; j++)
+            seen |= cr[j].status == 1 && s->ci[j].dup_of < 0 &&
+                    !strcmp(cr[j].commit, cr[i].commit);
+        if (seen) continue;
+        for (int j = i; j < s->ncells; j++)
+            count += cr[j].status == 1 && s->ci[j].dup_of < 0 &&
+                     !strcmp(cr[j].commit, cr[i].commit);
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s (%d cells)", len ? ", " : "",
+                 cr[i].commit[0] ? cr[i].commit : "unknown", count);
+    }
+}
+
+int series_nmax(const series *sr)
+{
+    int nmax = -1;
+    for (int j = 0; j < sr->nn; j++)
+        if (sr->ok[j]) nmax = sr->n[j];
+    return nmax;
+}
+
+double series_wall_at(const series *sr, int n)
+{
+    double t = NAN;
+    for (int j = 0; j < sr->nn; j++)
+        if (sr->n[j] == n) t = sr->wall[j];
+    return t;
+}
+
+/* summary.csv and neps.csv */
+static int write_tables(const sweep_agg *a)
+{
+    const bfc_sweep *s = a->s;
+    char path[PATH_CAP];
+    pjoin(path, sizeof path, a->out, "summary.csv");
+    bfc_afile *af = bfc_afile_open(path);
+    if (!af) return BFC_EIO;
+    FILE *o = bfc_afile_fp(af);
+    fprintf(o, "method,target,n,seeds,median,min,max,wall_median,cpu_median\n");
+    for (int k = 0; k < a->nsr; k++) {
+        const series *sr = &a->sr[k];
+        for (int j = 0; j < sr->nn; j++)
+            if (sr->ok[j])
+                fprintf(o, "%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g\n", s->m[sr->mi].name,
+                        s->t[sr->ti].name, sr->n[j], sr->ok[j], sr->med[j], sr->lo[j], sr->hi[j],
+                        sr->wall[j], sr->cpu[j]);
+    }
+    int st = bfc_afile_commit(af);
+    if (st) return st;
+    pjoin(path, sizeof path, a->out, "neps.csv");
+    if (!(af = bfc_afile_open(path))) return BFC_EIO;
+    o = bfc_afile_fp(af);
+    fprintf(o, "method,target,eps,n_eps,t_eps,reached,n_max\n");
+    for (int k = 0; k < a->nsr; k++) {
+        const series *sr = &a->sr[k];
+        int nmax = series_nmax(sr);
+        if (nmax < 0) continue;
+        for (int e = 0; e < s->neps; e++) {
+            int ne = bfc_sweep_n_eps(sr->n, sr->med, sr->nn, s->eps[e]);
+            double t = ne > 0 ? series_wall_at(sr, ne) : NAN;
+            fprintf(o, "%s,%s,%g,%d,%.6g,%d,%d\n", s->m[sr->mi].name, s->t[sr->ti].name,
+                    s->eps[e], ne > 0 ? ne : nmax, t, ne > 0, nmax);
+        }
+    }
+    return bfc_afile_commit(af);
+}
+
+int sweep_aggregate(sweep_agg *a, const bfc_sweep *s, const char *out)
+{
+    memset(a, 0, sizeof *a);
+    a->s = s;
+    a->out = out;
+    if (!(a->cr = sw_realloc(NULL, sizeof(cellres) * (size_t)(s->ncells + 1)))) return BFC_ENOMEM;
+    int st = read_cells(a);
+    if (!st) st = build_series(a);
+    if (!st) st = target_shares(a);
+    if (!st) cell_counts(a);
+    if (!st) st = write_tables(a);
+    return st;
+}
+
+void sweep_agg_free(sweep_agg *a)
+{
+    free(a->cr);
+    free(a->sr);
+    free(a->share);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- queries of the aggregated sweep ------------------------------------------------- */
+
+const series *role_series(const sweep_agg *a, int ti, const char *role)
+{
+    for (int mi = 0; mi < a->s->nm; mi++)
+        if (!strcmp(a->s->m[mi].role, role)) {
+            const series *sr = find_series(a, ti, mi);
+            if (sr) return sr;
+        }
+    return NULL;
+}
+
+/* Index of n in the series among its points with finished cells, −1 if none. */
+static int series_point(const series *sr, int n)
+{
+    for (int j = 0; sr && j < sr->nn; j++)
+        if (sr->n[j] == n && sr->ok[j]) return j;
+    return -1;
+}
+
+double series_at(const series *sr, int n)
+{
+    const int j = series_point(sr, n);
+    return j < 0 ? NAN : sr->med[j];
+}
+
+double series_bulk_at(const series *sr, int n)
+{
+    const int j = series_point(sr, n);
+    return j < 0 ? NAN : sr->bulk[j];
+}
+
+int method_depth(const method *m, const target *t)
+{
+    int top = t->tc.L - 2;
+    if (m->schedule == BFC_SCHED_E2E) return top;
+    if (m->schedule == BFC_SCHED_LAYERWISE) return 0;
+    if (m->schedule == BFC_SCHED_DEPTH) return m->depth < top ? m->depth : top;
+    return -1;
+}
+
+int group_size(const bfc_sweep *s, int ti, int *distinct_d)
+{
+    int n = 0, dd = 0;
+    for (int j = 0; j < s->nt; j++)
+        if (!strcmp(s->t[j].group, s->t[ti].group)) {
+            n++;
+            if (s->t[j].tc.d != s->t[ti].tc.d) dd = 1;
+        }
+    if (distinct_d) *distinct_d = dd;
+    return n;
+}
+
+int first_in_group(const bfc_sweep *s, int ti)
+{
+    for (int j = 0; j < ti; j++)
+        if (!strcmp(s->t[j].group, s->t[ti].group)) return 0;
+    return 1;
+}
+
+void neps_vs_d(const sweep_agg *a, int ti, int mi, double eps, dcurve *dc)
+{
+    const bfc_sweep *s = a->s;
+    memset(dc, 0, sizeof *dc);
+    double rd[64], rn[64];
+    for (int k = 0; k < a->nsr && dc->m < 64; k++) {
+        const series *sr = &a->sr[k];
+        if (sr->mi != mi || strcmp(s->t[sr->ti].group, s->t[ti].group)) continue;
+        int nmax = -1, first = -1;
+        for (int j = 0; j < sr->nn; j++)
+            if (sr->ok[j]) {
+                nmax = sr->n[j];
+                if (first < 0) first = j;
+            }
+        if (nmax < 0) continue;
+        int n_eps = bfc_sweep_n_eps(sr->n, sr->med, sr->nn, eps);
+        int i = dc->m++;
+        dc->d[i] = s->t[sr->ti].tc.d;
+        dc->ne[i] = n_eps > 0 ? n_eps : nmax;
+        dc->reached[i] = n_eps > 0;
+        dc->fails_low[i] = sr->med[first] > eps;
+        if (dc->reached[i]) rd[dc->nr] = dc->d[i], rn[dc->nr++] = dc->ne[i];
+    }
+    dc->b = dc->c = dc->b_se = NAN;
+    dc->fitted = bfc_loglog_fit(rd, rn, dc->nr, &dc->b, &dc->c, &dc->b_se);
+    dc->b_low = -INFINITY;
+    for (int i = 0; i < dc->m; i++)
+        for (int j = 0; j < dc->m; j++)
+            if (dc->reached[i] && !dc->reached[j] && dc->d[j] > dc->d[i])
+                dc->b_low = fmax(dc->b_low, log(dc->ne[j] / dc->ne[i]) / log(dc->d[j] / dc->d[i]));
+}
