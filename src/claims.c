@@ -1,11 +1,11 @@
 /* claims.c: the criteria of the claims of SPEC §5 (see claims.h). */
 #include "claims.h"
 
-#include <gsl/gsl_fit.h>
 #include <math.h>
 #include <string.h>
 
 #include "bfc.h"
+#include "metrics.h"
 
 const char *bfc_verdict_name(bfc_verdict v)
 {
@@ -33,15 +33,8 @@ double bfc_claim_median(const double *v, int n)
     if (n <= 0) return NAN;
     BFC_ASSERT(n <= BFC_CLAIM_MAX_SEEDS);
     double w[BFC_CLAIM_MAX_SEEDS];
-    for (int i = 0; i < n; i++) { /* insertion sort: n is a number of seeds */
-        int j = i;
-        while (j > 0 && before(v[i], w[j - 1])) {
-            w[j] = w[j - 1];
-            j--;
-        }
-        w[j] = v[i];
-    }
-    return n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+    memcpy(w, v, sizeof(double) * (size_t)n);
+    return bfc_median(w, n); /* NaN last, as before() orders */
 }
 
 double bfc_claim_min(const double *v, int n)
@@ -160,23 +153,14 @@ void bfc_claim_neps_fit(const double *d, const double *neps, const int *censor, 
     f->points = m;
     f->b = f->c = f->b_se = NAN;
     f->b_low = -INFINITY;
-    double x[BFC_CLAIM_MAX_GRID], y[BFC_CLAIM_MAX_GRID];
+    double x[BFC_CLAIM_MAX_GRID] = {0}, y[BFC_CLAIM_MAX_GRID] = {0};
     for (int i = 0; i < m; i++)
         if (censor[i] == BFC_NEPS_MEASURED && isfinite(neps[i]) && neps[i] > 0 && d[i] > 0) {
-            x[f->used] = log(d[i]);
-            y[f->used++] = log(neps[i]);
+            x[f->used] = d[i];
+            y[f->used++] = neps[i];
         }
-    int distinct = 0;
-    for (int i = 1; i < f->used; i++) distinct |= x[i] != x[0];
-    if (f->used >= 2 && distinct) {
-        double c0, c1, cov00, cov01, cov11, sumsq;
-        gsl_fit_linear(x, 1, y, 1, (size_t)f->used, &c0, &c1, &cov00, &cov01, &cov11, &sumsq);
-        f->fitted = 1;
-        f->b = c1;
-        f->c = c0;
-        /* gsl's covariance scales by sumsq / (used − 2): defined from 3 points on */
-        f->b_se = f->used >= 3 ? sqrt(cov11) : NAN;
-    }
+    /* gsl_fit_linear on the logs; the slope's standard error from 3 points on */
+    f->fitted = bfc_loglog_fit(x, y, f->used, &f->b, &f->c, &f->b_se);
     /* bounds from pairs with one censored end: the true log n_ε is above the value of a '>'
      * and below that of a '≤', so a pair (low d: measured or '≤'; high d: '>' or measured
      * with the low one '≤') bounds the slope from below */
