@@ -1,8 +1,9 @@
-/* sweep.h: the sweep engine behind `bfc sweep`: a configuration (targets × methods × n ×
- * seeds, bench/configs/README.md), its cells as child processes of the bfc executable with
- * results cached under a key of their command line, and the aggregation of the results into
- * long-format CSV, sample and time complexity n_ε / t_ε (SPEC §4), figure tables and
- * REPORT.md with the verdicts of the claims a sweep covers (C3, C4, C6 of SPEC §5).
+/* sweep.h: the sweep engine behind `bfc sweep` (one file per stage: sweep_internal.h): a
+ * configuration (targets × methods × n × seeds, bench/configs/README.md), its cells as child
+ * processes of the bfc executable with results cached under a key of their command line,
+ * and the aggregation of the results into long-format CSV, sample and time complexity
+ * n_ε / t_ε (SPEC §4), figure tables and REPORT.md with the verdicts of the claims a sweep
+ * covers (C3, C4, C6 of SPEC §5).
  *
  *   bfc_sweep *s = bfc_sweep_load("bench/configs/default.json", &st);   NULL + message
  *   bfc_sweep_quick(s);  bfc_sweep_override(s, "seeds", "0,1");         optional
@@ -99,7 +100,8 @@ typedef struct {
  * the error and the last lines of its stderr in status.json and the sweep goes on.
  * Progress lines on stderr: cells done / total, failures, elapsed time, ETA.
  * Returns BFC_OK (failed cells included: see sum), BFC_EINTR when stopped by a signal,
- * BFC_EIO if the output directory cannot be written. sum may be NULL. */
+ * BFC_EIO if the output directory cannot be written. sum may be NULL. Every function of the
+ * sweep returns BFC_ENOMEM (with a message) when an allocation fails. */
 int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *sum);
 
 /* Aggregate the finished cells under out (atomic writes, each file complete or absent):
