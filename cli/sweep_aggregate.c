@@ -14,9 +14,13 @@
 
 int bfc_sweep_n_eps(const int *n, const double *med, int m, double eps)
 {
-    for (int i = 0; i < m; i++)
-        if (!isnan(med[i]) && med[i] <= eps) return n[i];
-    return -1;
+    /* claims.h's n_ε at its SPEC §4 grid value, −1 when not reached */
+    double nd[SERIES_MAX_N];
+    BFC_ASSERT(m <= SERIES_MAX_N);
+    for (int i = 0; i < m; i++) nd[i] = n[i];
+    int cens;
+    const double ne = bfc_claim_neps(nd, med, m, eps, 0, &cens);
+    return cens == BFC_NEPS_ABOVE || isnan(ne) ? -1 : (int)ne;
 }
 
 /* Read a cell's result.csv: every row to rows (results.csv), test error and shares to cr. */
@@ -153,7 +157,12 @@ static int build_series(sweep_agg *a)
             }
             sr->wall[j] = bfc_median(w, nw);
             sr->cpu[j] = bfc_median(cpu, nc);
-            sr->bulk[j] = nb && bulk_all ? bfc_median(b, nb) : NAN;
+            sr->bulk[j] = sr->bulk_lo[j] = sr->bulk_hi[j] = NAN;
+            if (nb && bulk_all) {
+                sr->bulk[j] = bfc_median(b, nb); /* sorts b */
+                sr->bulk_lo[j] = b[0];
+                sr->bulk_hi[j] = b[nb - 1];
+            }
         }
     }
     free(v);
@@ -356,30 +365,18 @@ void neps_vs_d(const sweep_agg *a, int ti, int mi, double eps, dcurve *dc)
 {
     const bfc_sweep *s = a->s;
     memset(dc, 0, sizeof *dc);
-    double rd[64], rn[64];
     for (int k = 0; k < a->nsr && dc->m < 64; k++) {
         const series *sr = &a->sr[k];
         if (sr->mi != mi || strcmp(s->t[sr->ti].group, s->t[ti].group)) continue;
-        int nmax = -1, first = -1;
-        for (int j = 0; j < sr->nn; j++)
-            if (sr->ok[j]) {
-                nmax = sr->n[j];
-                if (first < 0) first = j;
-            }
-        if (nmax < 0) continue;
-        int n_eps = bfc_sweep_n_eps(sr->n, sr->med, sr->nn, eps);
-        int i = dc->m++;
+        double n[SERIES_MAX_N], med[SERIES_MAX_N];
+        for (int j = 0; j < sr->nn; j++) n[j] = sr->n[j], med[j] = sr->ok[j] ? sr->med[j] : NAN;
+        int cens;
+        const double ne = bfc_claim_neps(n, med, sr->nn, eps, 1, &cens);
+        if (isnan(ne)) continue; /* no finished cell */
+        const int i = dc->m++;
         dc->d[i] = s->t[sr->ti].tc.d;
-        dc->ne[i] = n_eps > 0 ? n_eps : nmax;
-        dc->reached[i] = n_eps > 0;
-        dc->fails_low[i] = sr->med[first] > eps;
-        if (dc->reached[i]) rd[dc->nr] = dc->d[i], rn[dc->nr++] = dc->ne[i];
+        dc->ne[i] = ne;
+        dc->censor[i] = cens;
     }
-    dc->b = dc->c = dc->b_se = NAN;
-    dc->fitted = bfc_loglog_fit(rd, rn, dc->nr, &dc->b, &dc->c, &dc->b_se);
-    dc->b_low = -INFINITY;
-    for (int i = 0; i < dc->m; i++)
-        for (int j = 0; j < dc->m; j++)
-            if (dc->reached[i] && !dc->reached[j] && dc->d[j] > dc->d[i])
-                dc->b_low = fmax(dc->b_low, log(dc->ne[j] / dc->ne[i]) / log(dc->d[j] / dc->d[i]));
+    bfc_claim_neps_fit(dc->d, dc->ne, dc->censor, dc->m, &dc->fit);
 }

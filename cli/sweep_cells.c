@@ -9,6 +9,7 @@
 #include "bfc.h"
 #include "fsutil.h"
 #include "sweep_internal.h"
+#include "train.h"
 
 #define KEY_PREFIX "bfc-sweep-cell/1" /* bump to invalidate every cached cell */
 
@@ -91,6 +92,21 @@ static int cell_flags(const bfc_sweep *s, const target *t, const method *m, int 
     for (int i = 0; !st && i < 5; i++)
         if (layers[i]) st = flags_merge(f, layers[i]);
     char num[32];
+    /* a learner cell whose n is below its minibatch trains full-batch (bfc train refuses
+     * n < --batch), so that a grid can reach down to where the learner fails; its command
+     * line says so */
+    if (!st && !strcmp(m->command, "train")) {
+        bfc_train_config tc;
+        bfc_train_defaults(&tc);
+        const char *b = flags_get(f, "batch");
+        if ((b ? atoi(b) : tc.batch) > n) {
+            snprintf(num, sizeof num, "%d", n);
+            flagv full = {0};
+            st = flags_add(&full, "batch", num, FLAG_VALUE);
+            if (!st) st = flags_merge(f, &full);
+            flags_free(&full);
+        }
+    }
     snprintf(num, sizeof num, "%d", n);
     if (!st) st = flags_add(f, "n", num, FLAG_VALUE);
     snprintf(num, sizeof num, "%lld", seed);

@@ -114,7 +114,8 @@ static int fig_error(const sweep_agg *a, const figs *f, int ti, int vs_time)
 }
 
 
-/* n_ε vs d for a group of targets differing in d, at ε = eps_vs_d */
+/* n_ε vs d for a group of targets differing in d, at ε = eps_vs_d: measured values, bounds
+ * marked as such, and the power law fitted over the measured points only */
 static int fig_neps_d(const sweep_agg *a, const figs *f, int ti)
 {
     const bfc_sweep *s = a->s;
@@ -127,27 +128,72 @@ static int fig_neps_d(const sweep_agg *a, const figs *f, int ti)
     FILE *o = fig_open(f, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o,
-            "# %s. Columns: d, n_eps (or the largest n run when never reached), reached (1/0),\n"
-            "# fitted power law n_eps = C d^b at the reached points (NaN elsewhere)\n",
+            "# %s. Columns: d, n_eps (log-log interpolated crossing of eps by the median over\n"
+            "# seeds; a bound where censored), censor (0 measured, 1 not reached: n_eps > value,\n"
+            "# -1 reached at the smallest n: n_eps <= value), the power law n_eps = C d^b fitted\n"
+            "# over the measured points only (NaN without a fit)\n",
             title);
     int blocks = 0;
     for (int mi = 0; mi < s->nm; mi++) {
         dcurve dc;
         neps_vs_d(a, ti, mi, eps, &dc);
         if (!dc.m) continue;
-        if (dc.fitted)
-            snprintf(name, sizeof name, "%s: slope %.2f", s->m[mi].name, dc.b);
-        else if (isfinite(dc.b_low))
-            snprintf(name, sizeof name, "%s: slope > %.1f", s->m[mi].name, dc.b_low);
+        const bfc_claim_fit *fit = &dc.fit;
+        if (fit->fitted && isfinite(fit->b_se))
+            snprintf(name, sizeof name, "%s: b = %.2f ± %.2f (%d of %d d)", s->m[mi].name, fit->b,
+                     fit->b_se, fit->used, fit->points);
+        else if (fit->fitted)
+            snprintf(name, sizeof name, "%s: b = %.2f (%d of %d d; no SE)", s->m[mi].name,
+                     fit->b, fit->used, fit->points);
+        else if (isfinite(fit->b_low))
+            snprintf(name, sizeof name, "%s: b ≥ %.1f (bound; %d of %d d measured)", s->m[mi].name,
+                     fit->b_low, fit->used, fit->points);
         else
-            snprintf(name, sizeof name, "%s: no slope (reached at %d d)", s->m[mi].name, dc.nr);
-        fprintf(o, "%s\"%s\",n_eps,reached,fit\n", blocks ? "\n\n" : "", name);
+            snprintf(name, sizeof name, "%s: no fit (%d of %d d measured)", s->m[mi].name,
+                     fit->used, fit->points);
+        fprintf(o, "%s\"%s\",n_eps,censor,fit\n", blocks ? "\n\n" : "", name);
         for (int i = 0; i < dc.m; i++)
-            fprintf(o, "%g,%g,%d,%.6g\n", dc.d[i], dc.ne[i], dc.reached[i],
-                    dc.fitted && dc.reached[i] ? exp(dc.c + dc.b * log(dc.d[i])) : NAN);
+            fprintf(o, "%g,%.6g,%d,%.6g\n", dc.d[i], dc.ne[i], dc.censor[i],
+                    fit->fitted ? exp(fit->c + fit->b * log(dc.d[i])) : NAN);
         blocks++;
     }
     return fig_close(f, af, "neps_d", csv, title, blocks);
+}
+
+/* The plain relative error beside the bulk error (test points whose G* lies in its central
+ * 99.9%) vs n, for a target with L ≥ 4, where a few extreme test points can decide the plain
+ * error of every method */
+static int fig_error_bulk(const sweep_agg *a, const figs *f, int ti)
+{
+    const bfc_sweep *s = a->s;
+    const target *t = &s->t[ti];
+    if (t->tc.L < 4) return BFC_OK;
+    char csv[160], title[256], desc[128];
+    snprintf(csv, sizeof csv, "fig_error_bulk_%s.csv", t->name);
+    describe_target(t, desc, sizeof desc);
+    snprintf(title, sizeof title, "error and bulk error vs n: target %s (%s)", t->name, desc);
+    bfc_afile *af;
+    FILE *o = fig_open(f, csv, &af);
+    if (!o) return BFC_EIO;
+    fprintf(o, "# %s. Per method: n, median, min, max over seeds of the relative test error, and\n"
+               "# the same of the bulk error (central 99.9%% of G*)\n",
+            title);
+    int blocks = 0;
+    for (int mi = 0; mi < s->nm; mi++) {
+        const series *sr = find_series(a, ti, mi);
+        if (!sr) continue;
+        int rows = 0;
+        for (int j = 0; j < sr->nn; j++) {
+            if (!sr->ok[j] || isnan(sr->bulk[j])) continue;
+            if (!rows++)
+                fprintf(o, "%s\"%s\",n,median,min,max,bulk_median,bulk_min,bulk_max\n",
+                        blocks ? "\n\n" : "", s->m[mi].name);
+            fprintf(o, "%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", sr->n[j], sr->med[j], sr->lo[j],
+                    sr->hi[j], sr->bulk[j], sr->bulk_lo[j], sr->bulk_hi[j]);
+        }
+        blocks += rows > 0;
+    }
+    return fig_close(f, af, "error_bulk", csv, title, blocks);
 }
 
 /* Feature errors over training of e2e and layerwise on one target (largest n at which both
@@ -307,6 +353,7 @@ int sweep_figures(const sweep_agg *a, figlist *fl)
     for (int ti = 0; !st && ti < s->nt; ti++) {
         st = fig_curves(a, &f, ti);
         if (!st) st = fig_depth(a, &f, ti);
+        if (!st) st = fig_error_bulk(a, &f, ti);
     }
     if (!st) return bfc_afile_commit(af);
     bfc_afile_abort(af);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "blas.h"
+#include "claims.h"
 #include "json.h"
 #include "sweep.h"
 #include "target.h"
@@ -259,21 +260,18 @@ typedef struct {
     double med[SERIES_MAX_N], lo[SERIES_MAX_N], hi[SERIES_MAX_N]; /* test error over seeds */
     double wall[SERIES_MAX_N], cpu[SERIES_MAX_N];                 /* medians */
     double bulk[SERIES_MAX_N]; /* median of test_error_bulk (NaN where a seed lacks it) */
+    double bulk_lo[SERIES_MAX_N], bulk_hi[SERIES_MAX_N]; /* its min and max over seeds */
     int ok[SERIES_MAX_N], total[SERIES_MAX_N];
 } series;
 
-/* n_ε(d) of one method over the targets of a group (SPEC §5, C5). */
+/* n_ε(d) of one method over the targets of a group (SPEC §5, C5), by the criteria of
+ * claims.h: n_ε the log-log interpolated crossing of ε by the median over seeds, censored
+ * where the grid does not bracket it; the power law fitted over the measured points only. */
 typedef struct {
     int m;                /* targets of the group where the method has finished cells */
-    double d[64], ne[64]; /* d, and n_ε (or the largest n run when not reached) */
-    int reached[64];
-    int fails_low[64]; /* 1: the median error at the smallest n run is > ε */
-    int nr;            /* targets where ε was reached */
-    int fitted;        /* n_ε = C d^b fitted over the reached points (nr ≥ 2) */
-    double b, c;       /* slope and log C */
-    double b_se;       /* standard error of b (NaN with fewer than three points) */
-    double b_low;      /* lower bound on the slope from a reached d to a larger d where
-                          ε was not reached (−inf when there is no such pair) */
+    double d[64], ne[64]; /* d, and n_ε (a bound where censored) */
+    int censor[64];       /* BFC_NEPS_MEASURED, _ABOVE (> ne), _BELOW (<= ne) */
+    bfc_claim_fit fit;    /* log n_ε = c + b log d over the measured points */
 } dcurve;
 
 /* The aggregated sweep: one cellres per cell, the series, the median share of each layer. */
@@ -327,10 +325,19 @@ int sweep_figures(const sweep_agg *a, figlist *f);
 /* "d=6, L=3, k=4, g=0.2" */
 void describe_target(const target *t, char *buf, size_t cap);
 
-/* ---- the report and the sidecar (sweep_report.c, sweep_sidecar.c) ---- */
+/* ---- the report and the sidecar (sweep_report.c, sweep_claims.c, sweep_sidecar.c) ---- */
+/* Split one RFC 4180 CSV line into at most max fields (each truncated to 1023 bytes), with
+ * '|' escaped for a Markdown table; returns the number of fields. */
+int csv_fields(const char *line, char field[][1024], int max);
+/* The section "Verdicts" of REPORT.md: the claims the cells cover, judged by claims.h, beside
+ * the claim checks of DIR/checks; e2e's error vs n checked for monotonicity. */
+void sweep_report_claims(FILE *o, const sweep_agg *a);
 
 int sweep_write_report(const sweep_agg *a, const figlist *f, const bfc_sweep_summary *sum,
                        const bfc_meta *meta);
 int sweep_write_sidecar(const sweep_agg *a, const bfc_sweep_summary *sum, const bfc_meta *meta);
+/* The "last_run" block of out/sweep.json into sum (so that --report-only keeps it); BFC_OK,
+ * or BFC_EFORMAT when there is none. */
+int sweep_read_last_run(const char *out, bfc_sweep_summary *sum);
 
 #endif

@@ -19,68 +19,9 @@ static void fmt_sig(double x, char *buf, size_t cap)
         snprintf(buf, cap, "%.2g", x);
 }
 
-/* Beside C3's verdict, not a verdict: the same ratio on test_error_bulk, the error on the
- * central 99.9% of G* (ours). From L = 4 on a handful of extreme test points can dominate
- * the plain relative error of every method; this line shows whether the separation holds
- * on the rest. */
-static void c3_bulk_line(FILE *o, const series *e2e, const series *lw)
-{
-    char buf[2048] = "";
-    int tot = 0;
-    for (int j = 0; j < e2e->nn; j++) {
-        int n = e2e->n[j];
-        double me = series_bulk_at(e2e, n), ml = series_bulk_at(lw, n);
-        if (isnan(me) || isnan(ml)) continue;
-        size_t len = strlen(buf);
-        snprintf(buf + len, sizeof buf - len, "%s n=%d: %.3g", tot++ ? ";" : "", n, ml / me);
-    }
-    if (tot)
-        fprintf(o, "  - the same ratio on `test_error_bulk` (central 99.9%% of G*; ours, "
-                   "reported, not judged):%s\n", buf);
-}
-
-#define CLAIM_RATIO 3.0 /* C3, C4, C6 (SPEC §5): the other method's median error ≥ 3 × e2e's */
-
-/* One verdict line: ratio = other/e2e at each n where both have a median. */
-static void verdict(FILE *o, const char *claim, const char *what, const series *e2e,
-                    const series *other, const sweep_agg *a, int ti, int best_kernel)
-{
-    const bfc_sweep *s = a->s;
-    char buf[4096] = "";
-    int pass = 0, tot = 0;
-    for (int j = 0; e2e && j < e2e->nn; j++) {
-        int n = e2e->n[j];
-        double me = series_at(e2e, n), mo = NAN;
-        const char *who = "";
-        if (best_kernel) {
-            for (int mi = 0; mi < s->nm; mi++) {
-                const char *r = s->m[mi].role;
-                if (strcmp(r, "kernel") && strcmp(r, "ntk") && strcmp(r, "nngp")) continue;
-                double x = series_at(find_series(a, ti, mi), n);
-                if (!isnan(x) && (isnan(mo) || x < mo)) mo = x, who = s->m[mi].name;
-            }
-        } else {
-            mo = series_at(other, n);
-        }
-        if (isnan(me) || isnan(mo)) continue;
-        double ratio = mo / me;
-        tot++;
-        pass += ratio >= CLAIM_RATIO;
-        size_t len = strlen(buf);
-        snprintf(buf + len, sizeof buf - len, "%s n=%d: %.3g%s%s%s", tot > 1 ? ";" : "", n, ratio,
-                 best_kernel ? " (" : "", best_kernel ? who : "", best_kernel ? ")" : "");
-    }
-    const char *v = !tot ? "N/A" : pass == tot ? "PASS" : pass ? "PARTIAL" : "FAIL";
-    fprintf(o, "- **%s** %s, target %s: **%s**", claim, what, s->t[ti].name, v);
-    if (tot)
-        fprintf(o, " (ratio >= %g at %d of %d n; ratios%s)\n", CLAIM_RATIO, pass, tot, buf);
-    else
-        fprintf(o, " (no n at which both have finished cells)\n");
-}
-
 /* Split one RFC 4180 CSV line into at most max fields (each truncated to 1023 bytes), with
  * '|' escaped for a Markdown table; returns the number of fields. */
-static int csv_fields(const char *line, char field[][1024], int max)
+int csv_fields(const char *line, char field[][1024], int max)
 {
     int nf = 0, quoted = 0;
     size_t k = 0;
@@ -115,30 +56,6 @@ static char *report_input(FILE *o, const char *out, const char *rel, const char 
     return text;
 }
 
-static void report_checks(FILE *o, const char *out)
-{
-    char *text = report_input(o, out, "checks/verdicts.csv",
-                              "`make bench` runs `bfc_check --size full --out DIR/checks` after "
-                              "the sweep unless BENCH_CHECKS=0");
-    if (!text) return;
-    const int has_c4_c6 = strstr(text, "\nC4") || strstr(text, "\nC6"); /* before strtok */
-    fprintf(o, "From `checks/verdicts.csv` (bfc_check with its own runs; details in "
-               "`checks/checks.csv`):\n\n| claim | verdict | summary |\n|---|---|---|\n");
-    char *save = NULL;
-    int line = 0;
-    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
-        if (line == 0) continue; /* header claim,verdict,summary */
-        char field[3][1024];
-        int nf = csv_fields(l, field, 3);
-        if (nf >= 2) fprintf(o, "| %s | %s | %s |\n", field[0], field[1], field[2]);
-    }
-    fprintf(o, "\n");
-    if (!has_c4_c6)
-        fprintf(o, "C4 and C6 are judged in the section above, on this sweep's cells (`make bench` "
-                   "with BENCH_CHECKS=all also runs their own checks).\n\n");
-    free(text);
-}
-
 /* perf/perf.md of bfc_perf (make bench runs it after the checks), embedded as it is. */
 static void report_perf(FILE *o, const char *out)
 {
@@ -152,16 +69,59 @@ static void report_perf(FILE *o, const char *out)
     free(text);
 }
 
-static void report_figure(FILE *o, const char *out, const char *png, const char *title)
+/* What a figure shows, under it in the report: what is plotted, over how many seeds, what
+ * the bars are. */
+static void figure_caption(const bfc_sweep *s, const char *script, char *buf, size_t cap)
 {
-    char path[PATH_CAP];
-    pjoin(path, sizeof path, out, png);
-    if (!access(path, R_OK))
-        fprintf(o, "![%s](%s)\n\n*%s* (`%s`)\n\n", title, png, title, png);
+    const int ns = s->nseeds;
+    if (!strcmp(script, "error_n"))
+        snprintf(buf, cap, "Median over the %d seeds of the relative test error at each n; bars "
+                 "from the smallest to the largest seed's error. Colour and marker: the method "
+                 "(the same in every figure); dash: the target, when a group has several.", ns);
+    else if (!strcmp(script, "error_time"))
+        snprintf(buf, cap, "One point per method and n (labelled with n): the median over the %d "
+                 "seeds of the relative test error against the median wall time of those cells "
+                 "(one core each); bars from the smallest to the largest seed's error. Lower left "
+                 "is better.", ns);
+    else if (!strcmp(script, "neps_d"))
+        snprintf(buf, cap, "n_eps at eps = %g: the n at which the median error over the %d seeds "
+                 "crosses eps (log-log interpolated between grid points). Filled markers: "
+                 "measured; open triangles: censored, up = not reached up to that n, down = "
+                 "reached already at the grid's smallest n. Dashed: the power law fitted over the "
+                 "measured points only; its slope, standard error and number of points are in the "
+                 "key.", s->eps_vs_d, ns);
+    else if (!strcmp(script, "curves"))
+        snprintf(buf, cap, "Feature error of each learned layer over training steps, one run of e2e "
+                 "and one of layerwise on the same data and seed (in the title); dotted "
+                 "verticals: the ends of the stages. Backward feature correction is e2e's layer-2 "
+                 "error falling after its own stage while layerwise's stays flat.");
+    else if (!strcmp(script, "depth"))
+        snprintf(buf, cap, "Median over the %d seeds of the relative test error at each backward "
+                 "depth D (0 = layerwise, L - 2 = e2e), one curve per n; bars from the smallest "
+                 "to the largest seed's error.", ns);
+    else if (!strcmp(script, "error_bulk"))
+        snprintf(buf, cap, "Left: the relative test error; right: the bulk error, the same on the "
+                 "test points whose G* lies in its central 99.9%%. Median over the %d seeds, bars "
+                 "from the smallest to the largest seed. A few extreme test points can decide the "
+                 "left panel at this depth; the right one shows the ordering of the methods on the "
+                 "rest.", ns);
     else
-        fprintf(
-            o, "- *%s*: `%s` not drawn (gnuplot -c plots/SCRIPT.gp CSV PNG, as in figures.txt)\n\n",
-            title, png);
+        buf[0] = '\0';
+}
+
+static void report_figure(FILE *o, const bfc_sweep *s, const char *out, const figure *f)
+{
+    char path[PATH_CAP], caption[1024];
+    pjoin(path, sizeof path, out, f->png);
+    figure_caption(s, f->script, caption, sizeof caption);
+    if (!access(path, R_OK))
+        fprintf(o, "![%s](%s)\n\n*%s* (`%s`). %s\n\n", f->title, f->png, f->title, f->png,
+                caption);
+    else
+        fprintf(o,
+                "- *%s*: `%s` not drawn (gnuplot -c plots/SCRIPT.gp CSV PNG, as in figures.txt). "
+                "%s\n\n",
+                f->title, f->png, caption);
 }
 
 /* Distinct commits of the finished cells with their counts, as "abc (12 cells), def (3)". */
@@ -210,6 +170,7 @@ int sweep_write_report(const sweep_agg *a, const figlist *figures, const bfc_swe
                 sum->wall_s, sum->total - sum->cached, sum->cached,
                 sum->interrupted ? ", interrupted" : "", sum->load_start, sum->load_end, sum->ncpu);
     fprintf(o, "\n- written %s\n\n", meta->date_utc);
+    sweep_report_claims(o, a);
 
     fprintf(o,
             "## Targets\n\nShares v_l = Var(alpha_l |S*_l|^2)/Var(G*) (SPEC §1), median over the "
@@ -339,98 +300,8 @@ int sweep_write_report(const sweep_agg *a, const figlist *figures, const bfc_swe
 
     fprintf(o, "\n## Figures\n\n");
     for (int k = 0; k < figures->n; k++)
-        report_figure(o, a->out, figures->v[k].png, figures->v[k].title);
+        report_figure(o, s, a->out, &figures->v[k]);
 
-    fprintf(o, "## Claims of SPEC §5 covered by this sweep\n\nComputed from this sweep's medians "
-               "over seeds at each n where both methods have finished cells. PASS: the criterion "
-               "holds at every such n; PARTIAL: at some; FAIL: at none. C5 compares the exponents "
-               "of n_eps(d) fitted over the d sweep (figure above).\n\n");
-    int any_claim = 0;
-    for (int ti = 0; ti < s->nt; ti++) {
-        const series *e2e = role_series(a, ti, "e2e");
-        if (!e2e) continue;
-        const series *lw = role_series(a, ti, "layerwise");
-        if (lw) {
-            verdict(o, "C3", "layerwise median error >= 3x e2e's (same data and steps)", e2e, lw, a,
-                    ti, 0);
-            c3_bulk_line(o, e2e, lw);
-            any_claim = 1;
-        }
-        int has_kernel = 0;
-        for (int mi = 0; mi < s->nm; mi++) {
-            const char *r = s->m[mi].role;
-            if ((!strcmp(r, "kernel") || !strcmp(r, "ntk") || !strcmp(r, "nngp")) &&
-                find_series(a, ti, mi))
-                has_kernel = 1;
-        }
-        if (has_kernel) {
-            verdict(o, "C4",
-                    "best kernel method's median error >= 3x e2e's at every n (best over "
-                    "the KRR, NTK and NNGP methods run at that n, named with each ratio)",
-                    e2e, NULL, a, ti, 1);
-            any_claim = 1;
-        }
-        for (int mi = 0; mi < s->nm; mi++) {
-            const char *r = s->m[mi].role;
-            if (strcmp(r, "ntk") && strcmp(r, "nngp") && strcmp(r, "seqkernel")) continue;
-            const series *sr = find_series(a, ti, mi);
-            if (!sr) continue;
-            char what[160];
-            snprintf(what, sizeof what, "%s median error >= 3x e2e's at the same n", s->m[mi].name);
-            verdict(o, "C6", what, e2e, sr, a, ti, 0);
-            any_claim = 1;
-        }
-    }
-    for (int ti = 0; ti < s->nt; ti++) {
-        int dd;
-        if (!first_in_group(s, ti) || group_size(s, ti, &dd) < 2 || !dd) continue;
-        int me = -1;
-        for (int mi = 0; mi < s->nm && me < 0; mi++)
-            if (!strcmp(s->m[mi].role, "e2e")) me = mi;
-        if (me < 0) continue;
-        dcurve e;
-        neps_vs_d(a, ti, me, s->eps_vs_d, &e);
-        if (!e.m) continue;
-        char low[256] = "";
-        for (int i = 0; i < e.m; i++)
-            if (e.fails_low[i]) {
-                size_t len = strlen(low);
-                snprintf(low + len, sizeof low - len, "%s%g", len ? ", " : "", e.d[i]);
-            }
-        for (int mi = 0; mi < s->nm; mi++) {
-            const char *r = s->m[mi].role;
-            if (strcmp(r, "kernel") && strcmp(r, "ntk") && strcmp(r, "nngp")) continue;
-            dcurve k;
-            neps_vs_d(a, ti, mi, s->eps_vs_d, &k);
-            if (!k.m) continue;
-            any_claim = 1;
-            fprintf(o, "- **C5** exponent b of n_eps(d) ~ d^b at eps = %g, %s vs %s, group %s: ",
-                    s->eps_vs_d, s->m[mi].name, s->m[me].name, s->t[ti].group);
-            double kb = k.fitted ? k.b : k.b_low;
-            const char *how = k.fitted ? "=" : ">";
-            if (!e.fitted)
-                fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent)", s->m[me].name,
-                        e.nr, e.m);
-            else if (!isfinite(kb))
-                fprintf(o, "**N/A** (%s reached eps at %d of %d d: no exponent or bound)",
-                        s->m[mi].name, k.nr, k.m);
-            else
-                fprintf(o, "**%s** (%s b %s %.2f, %s b = %.2f: difference %s %.2f, need >= 1%s)",
-                        kb - e.b >= 1 ? "PASS"
-                        : k.fitted    ? "FAIL"
-                                      : "INCONCLUSIVE",
-                        s->m[mi].name, how, kb, s->m[me].name, e.b, how, kb - e.b,
-                        k.fitted ? ""
-                                 : "; a lower bound from a d where eps was reached to a larger d "
-                                   "where it was not");
-            fprintf(o, "; %s fails (median > eps at the smallest n) at d = %s\n", s->m[me].name,
-                    low[0] ? low : "none: the grid does not reach down to where it fails");
-        }
-    }
-    if (!any_claim)
-        fprintf(o, "None: the sweep has no e2e method next to a layerwise or kernel method.\n");
-    fprintf(o, "\n## Claim checks (proofs_checks)\n\n");
-    report_checks(o, a->out);
     fprintf(o, "## Performance (bench/)\n\n");
     report_perf(o, a->out);
 
@@ -458,6 +329,9 @@ int bfc_sweep_write_results(const bfc_sweep *s, const char *out, const bfc_sweep
         return bfc_fail(BFC_EINVAL, "output directory name longer than %d characters", OUT_MAX);
     int st = bfc_check_writable_dir(out);
     if (st) return st;
+    /* --report-only: the last run's wall time, counts and load stay those sweep.json has */
+    bfc_sweep_summary last;
+    if (!sum && !sweep_read_last_run(out, &last)) sum = &last;
     sweep_agg a;
     figlist figures = {0};
     st = sweep_aggregate(&a, s, out);

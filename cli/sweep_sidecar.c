@@ -2,9 +2,13 @@
  * configuration (targets and methods run, their flags, seeds, grids, ε), the cells by status
  * with the commits that ran them, the last run's counts and load, the failures, and the
  * metadata of this build (bfc_meta). */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bfc.h"
+#include "fsutil.h"
+#include "json.h"
 #include "sweep_internal.h"
 
 /* Flags as strings: "--name", its value, "(no --name)" for a deletion marker. An allocation
@@ -167,4 +171,31 @@ int sweep_write_sidecar(const sweep_agg *a, const bfc_sweep_summary *sum, const 
     }
     bfc_jw_free(&j);
     return st;
+}
+
+int sweep_read_last_run(const char *out, bfc_sweep_summary *sum)
+{
+    char path[PATH_CAP];
+    pjoin(path, sizeof path, out, "sweep.json");
+    char *text = bfc_read_file(path, NULL);
+    bfc_json *j = text ? bfc_json_parse(text, NULL, 0) : NULL;
+    free(text);
+    const bfc_json *r = bfc_json_get(j, "last_run");
+    memset(sum, 0, sizeof *sum);
+    double run = 0, cached = 0, failed = 0, cpus = 0;
+    int st = !r || bfc_json_number(bfc_json_get(r, "wall_s"), &sum->wall_s) ||
+             bfc_json_number(bfc_json_get(r, "cells_run"), &run) ||
+             bfc_json_number(bfc_json_get(r, "cells_cached"), &cached);
+    if (!st) {
+        sum->cached = (int)cached;
+        sum->total = (int)(run + cached);
+        if (!bfc_json_number(bfc_json_get(r, "failed"), &failed)) sum->failed = (int)failed;
+        if (!bfc_json_number(bfc_json_get(r, "cpus"), &cpus)) sum->ncpu = (int)cpus;
+        bfc_json_bool(bfc_json_get(r, "interrupted"), &sum->interrupted);
+        sum->load_start = sum->load_end = NAN;
+        bfc_json_number(bfc_json_get(r, "load_average_start"), &sum->load_start);
+        bfc_json_number(bfc_json_get(r, "load_average_end"), &sum->load_end);
+    }
+    bfc_json_free(j);
+    return st ? BFC_EFORMAT : BFC_OK;
 }
