@@ -97,6 +97,21 @@ void bfc_learner_slice(const bfc_learner *lr, int lo, int top, size_t *off, size
     *len = lr->off[top + 1] - lr->off[lo];
 }
 
+void bfc_learner_block(const bfc_learner *lr, int l, char which, size_t *off, size_t *len)
+{
+    BFC_ASSERT(l >= 2 && l <= lr->L && (which == 'W' || (which == 'K' && l < lr->L)));
+    *off = which == 'W' ? lr->off[l] : lr->offK[l];
+    *len = which == 'W' ? lr->offK[l] - lr->off[l] : lr->off[l + 1] - lr->offK[l];
+}
+
+double bfc_learner_lambda_tie(const bfc_learner *lr) { return lr->cfg.lambda_tie; }
+
+void bfc_learner_set_lambda_tie(bfc_learner *lr, double lambda_tie)
+{
+    BFC_ASSERT(lambda_tie >= 0 && isfinite(lambda_tie));
+    lr->cfg.lambda_tie = lambda_tie;
+}
+
 /* The union h* of h_2..h_top (unclamped learner): the segments x, x² − 1, σ(R_j S_j) read by
  * some active layer, each once, in that order, then the constant. useg[j]: offset of segment j
  * in h*, −1 if no active layer reads it. Returns dim h*. */

@@ -73,6 +73,14 @@ double *bfc_learner_K(bfc_learner *lr, int l);
 const double *bfc_learner_R(const bfc_learner *lr, int l);
 /* The slice [*off, *off + *len) holding W_l, K_l for l = lo..top. */
 void bfc_learner_slice(const bfc_learner *lr, int lo, int top, size_t *off, size_t *len);
+/* The block [*off, *off + *len) of W_l (which = 'W') or K_l (which = 'K', l < L) in the
+ * parameter vector. Within layer l, K_l directly follows W_l. */
+void bfc_learner_block(const bfc_learner *lr, int l, char which, size_t *off, size_t *len);
+
+/* λ_tie of the objective from now on (≥ 0, finite): the training schedules change it between
+ * stages (bfc_train_config.lambda_tie_last). */
+double bfc_learner_lambda_tie(const bfc_learner *lr);
+void bfc_learner_set_lambda_tie(bfc_learner *lr, double lambda_tie);
 
 /* Forward on a batch X (B × d), B ≤ bmax, with layers 2..top active: out (B) = F(x).
  * For classification out is F(x) − bias. */
