@@ -205,7 +205,8 @@ _Static_assert(offsetof(train_args, p) == 0, "train_args must start with its bfc
 
 #define A train_args
 static const bfc_opt train_opts[] = {
-    {"schedule", 1, "S", "e2e (default), layerwise, joint, or depth=D (backward depth D)", BFC_OPT_CB},
+    {"schedule", 1, "S", "e2e (default), layerwise, joint, depth=D (backward depth D), refit or "
+                         "featonly (see above)", BFC_OPT_CB},
     {"steps", 1, "T", "steps per stage (default 3000; joint runs T*(L-1) steps)",
      BFC_OPT_I(A, tc.steps, 1, 100000000)},
     {"batch", 1, "B", "minibatch size (default 256)", BFC_OPT_I(A, tc.batch, 1, 65536)},
@@ -221,6 +222,9 @@ static const bfc_opt train_opts[] = {
      BFC_OPT_D(A, lc.clamp, 0, 1e12)},
     {"lambda-tie", 1, "X", "weight of the tie |K^T K - W^T W|^2 (default 1)",
      BFC_OPT_D(A, lc.lambda_tie, 0, 1e12)},
+    {"lambda-tie-last", 1, "X", "lambda-tie in the last stage only (default: --lambda-tie; 0 "
+                                "switches the tie off in the top stage)",
+     BFC_OPT_D(A, tc.lambda_tie_last, 0, 1e12)},
     {"lambda-wd", 1, "X", "weight decay (default 0)", BFC_OPT_D(A, lc.lambda_wd, 0, 1e12)},
     {"m", 1, "M", "width of every output branch (default 2 * dim h_l)",
      BFC_OPT_I(A, lc.m, 1, 100000)},
@@ -350,6 +354,8 @@ static void summary_json(bfc_jw *j, const train_args *a, const bfc_target *t,
     bfc_jw_kv_num(j, "clip", a->tc.opt.clip);
     bfc_jw_kv_num(j, "clamp", a->lc.clamp);
     bfc_jw_kv_num(j, "lambda_tie", a->lc.lambda_tie);
+    bfc_jw_kv_num(j, "lambda_tie_last_stage",
+                  a->tc.lambda_tie_last >= 0 ? a->tc.lambda_tie_last : a->lc.lambda_tie);
     bfc_jw_kv_num(j, "lambda_wd", a->lc.lambda_wd);
     bfc_jw_kv_str(j, "precision", bfc_precision_name(a->lc.precision));
     bfc_jw_key(j, "m");
@@ -487,6 +493,15 @@ int bfc_cmd_train(int argc, char **argv)
                "layers 2..L-1 (evaluated every --eval-every steps). Defaults run the SPEC §6\n"
                "configuration: d=20, L=3, k=3, gap 0.1, n=20000, Adam 3e-3 cosine, 3000\n"
                "steps per stage, batch 256.\n\n"
+               "Schedules: stages l = 2..L, in stage l the output uses layers 2..l. e2e trains\n"
+               "every layer's W_j and K_j, layerwise only W_l and K_l, depth=D layers\n"
+               "max(2, l-D)..l; joint trains everything from step 0 for T*(L-1) steps. The\n"
+               "mechanism ablation: refit trains layer l and the lower output branches W_j\n"
+               "(j < l) with the lower features K_j frozen; featonly trains layer l and the\n"
+               "K_j with the W_j frozen. The tie |K_j^T K_j - W_j^T W_j|^2 of a pair with one\n"
+               "side frozen stays in the objective, the frozen side a constant: its gradient\n"
+               "flows only into the trained side (it pulls that side's quadratic form towards\n"
+               "the frozen one). --lambda-tie-last 0 switches the tie off in the last stage.\n\n"
                "With --out DIR: DIR/curve.csv (stage, step, loss, test error, feature errors),\n"
                "DIR/result.csv (long format), DIR/result.json (summary, configuration, BLAS).\n"
                "Both carry the run's status (ok, diverged, interrupted) and only what was\n"

@@ -19,6 +19,7 @@ void bfc_train_defaults(bfc_train_config *c)
     c->steps = 3000;
     c->batch = 256;
     bfc_optim_defaults(&c->opt);
+    c->lambda_tie_last = -1.0;
     c->eval_every = 100;
     c->seed = 0;
     c->progress = 0;
@@ -31,6 +32,8 @@ int bfc_schedule_parse(const char *s, int *schedule, int *depth)
     if (strcmp(s, "e2e") == 0) *schedule = BFC_SCHED_E2E;
     else if (strcmp(s, "layerwise") == 0) *schedule = BFC_SCHED_LAYERWISE;
     else if (strcmp(s, "joint") == 0) *schedule = BFC_SCHED_JOINT;
+    else if (strcmp(s, "refit") == 0) *schedule = BFC_SCHED_REFIT;
+    else if (strcmp(s, "featonly") == 0) *schedule = BFC_SCHED_FEATONLY;
     else if (strncmp(s, "depth=", 6) == 0) {
         char *end;
         long v = strtol(s + 6, &end, 10);
@@ -40,7 +43,8 @@ int bfc_schedule_parse(const char *s, int *schedule, int *depth)
         *schedule = BFC_SCHED_DEPTH;
         *depth = (int)v;
     } else
-        return bfc_fail(BFC_EINVAL, "--schedule must be e2e, layerwise, joint or depth=D (got '%s')", s);
+        return bfc_fail(BFC_EINVAL, "--schedule must be e2e, layerwise, joint, depth=D, refit or "
+                                    "featonly (got '%s')", s);
     return BFC_OK;
 }
 
@@ -50,6 +54,8 @@ const char *bfc_schedule_name(int schedule, int depth, char *buf, size_t cap)
     case BFC_SCHED_E2E: snprintf(buf, cap, "e2e"); break;
     case BFC_SCHED_LAYERWISE: snprintf(buf, cap, "layerwise"); break;
     case BFC_SCHED_JOINT: snprintf(buf, cap, "joint"); break;
+    case BFC_SCHED_REFIT: snprintf(buf, cap, "refit"); break;
+    case BFC_SCHED_FEATONLY: snprintf(buf, cap, "featonly"); break;
     default: snprintf(buf, cap, "depth=%d", depth); break;
     }
     return buf;
@@ -68,6 +74,11 @@ int bfc_train_validate(const bfc_train_config *c, int L, int n_train)
     bfc_optim_resolve(&o);
     int st = bfc_optim_validate(&o, "--");
     if (st) return st;
+    if (!(c->lambda_tie_last < 0 || isfinite(c->lambda_tie_last)))
+        return bfc_fail(BFC_EINVAL, "--lambda-tie-last must be >= 0 and finite (got %g)",
+                        c->lambda_tie_last);
+    if (c->schedule < BFC_SCHED_E2E || c->schedule > BFC_SCHED_FEATONLY)
+        return bfc_fail(BFC_EINVAL, "unknown schedule %d", c->schedule);
     if (c->eval_every < 1)
         return bfc_fail(BFC_EINVAL, "--eval-every must be >= 1 (got %d)", c->eval_every);
     if (c->schedule == BFC_SCHED_DEPTH && (c->depth < 0 || c->depth > L))
@@ -75,14 +86,38 @@ int bfc_train_validate(const bfc_train_config *c, int L, int n_train)
     return BFC_OK;
 }
 
-/* Lowest trainable layer of stage `top`. */
-static int stage_lo(const bfc_train_config *c, int top)
+/* Does block `which` ('W' or 'K') of layer l ≤ top train in the stage whose top layer is top?
+ * (train.h: the table of schedules.) */
+static int block_trains(const bfc_train_config *c, int top, int l, char which)
 {
+    if (l == top) return 1;
     switch (c->schedule) {
-    case BFC_SCHED_LAYERWISE: return top;
-    case BFC_SCHED_DEPTH: return top - c->depth < 2 ? 2 : top - c->depth;
-    default: return 2;
+    case BFC_SCHED_LAYERWISE: return 0;
+    case BFC_SCHED_DEPTH: return l >= top - c->depth;
+    case BFC_SCHED_REFIT: return which == 'W';
+    case BFC_SCHED_FEATONLY: return which == 'K';
+    default: return 1; /* e2e, joint */
     }
+}
+
+int bfc_train_blocks(const bfc_learner *lr, const bfc_train_config *c, int top, int classification,
+                     bfc_range *r, int *lo)
+{
+    const int L = bfc_learner_L(lr);
+    int n = 0;
+    *lo = top;
+    for (int l = 2; l <= top; l++)
+        for (int w = 0; w < (l < L ? 2 : 1); w++) {
+            const char which = w ? 'K' : 'W';
+            if (!block_trains(c, top, l, which)) continue;
+            size_t o, m;
+            bfc_learner_block(lr, l, which, &o, &m);
+            if (l < *lo) *lo = l;
+            if (n > 0 && r[n - 1].off + r[n - 1].len == o) r[n - 1].len += m; /* adjacent */
+            else r[n++] = (bfc_range){o, m};
+        }
+    if (classification) r[n++] = (bfc_range){0, 1};
+    return n;
 }
 
 typedef struct {
@@ -367,15 +402,6 @@ int bfc_train_checkpoint_steps(const char *path, long *steps)
     return st;
 }
 
-/* The parts of θ stage `top` trains: layers lo..top and, for classification, the bias θ[0].
- * Returns the number of parts. */
-static int stage_parts(bfc_learner *lr, int lo, int top, int classif, bfc_range *r)
-{
-    bfc_learner_slice(lr, lo, top, &r[0].off, &r[0].len);
-    r[1] = (bfc_range){0, classif ? 1 : 0};
-    return 2;
-}
-
 int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const bfc_data *test,
               const bfc_train_config *cfg_in, bfc_train_log_fn log, void *ctx,
               bfc_train_result *res)
@@ -427,6 +453,7 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     }
     const long total_steps = stage_steps * nst;
     const int classif = tc->task == BFC_TASK_CLASSIFICATION;
+    const double tie0 = bfc_learner_lambda_tie(lr); /* restored at the end */
 
     double t0 = bfc_wall_seconds(), c0 = bfc_cpu_seconds();
     loop_pos pos = {0};
@@ -449,10 +476,15 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     long gstep = pos.gstep;
     for (int si = pos.si; si < nst && !st; si++) {
         const int top = tops[si];
-        const int lo = cfg->schedule == BFC_SCHED_JOINT ? 2 : stage_lo(cfg, top);
         const long s0 = si == pos.si ? pos.s : 0;
-        bfc_range parts[2];
-        const int nparts = stage_parts(lr, lo, top, classif, parts);
+        /* the trained blocks of this stage: the optimiser and the clip see only these; the
+         * gradient is computed for every layer from lo up (frozen blocks' entries unused) */
+        bfc_range parts[2 * BFC_MAX_L + 1];
+        int lo;
+        const int nparts = bfc_train_blocks(lr, cfg, top, classif, parts, &lo);
+        bfc_learner_set_lambda_tie(lr, si == nst - 1 && cfg->lambda_tie_last >= 0
+                                           ? cfg->lambda_tie_last
+                                           : tie0);
         if (s0 == 0) bfc_optim_reset(&o); /* reset at each stage (kept when resuming in it) */
         res->step_flops = bfc_learner_step_flops(lr, B, top, lo);
         double loss_acc = s0 ? pos.loss_acc : 0.0;
@@ -564,6 +596,7 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
     }
     res->wall_s = bfc_wall_seconds() - t0;
     res->cpu_s = bfc_cpu_seconds() - c0;
+    bfc_learner_set_lambda_tie(lr, tie0);
 out:
     if (ev_ok) evaluator_free(&ev);
     bfc_optim_free(&o);

@@ -1,4 +1,5 @@
-/* train.h: the training schedules of SPEC §2 (e2e, layerwise, backward depth D, joint) with
+/* train.h: the training schedules of SPEC §2 (e2e, layerwise, backward depth D, joint, and the
+ * mechanism ablation refit and featonly) with
  * Adam or SGD with momentum, minibatches from a finite training set, periodic evaluation of
  * the relative test error and the per-layer feature errors (SPEC §4). */
 #ifndef BFC_TRAIN_H
@@ -11,7 +12,25 @@
 #include "optim.h"
 #include "target.h"
 
-enum bfc_schedule { BFC_SCHED_E2E = 0, BFC_SCHED_LAYERWISE, BFC_SCHED_DEPTH, BFC_SCHED_JOINT };
+/* Which parameter blocks train in the stage whose top layer is ℓ (stages ℓ = 2..L; joint has
+ * one stage, ℓ = L, from step 0):
+ *   e2e        W_j, K_j for j = 2..ℓ           layerwise  W_ℓ, K_ℓ
+ *   depth=D    W_j, K_j for j = max(2, ℓ−D)..ℓ joint      every block
+ *   refit      W_ℓ, K_ℓ and the lower output branches W_j, j < ℓ (the features K_j frozen)
+ *   featonly   W_ℓ, K_ℓ and the lower feature branches K_j, j < ℓ (the W_j frozen)
+ * The objective is the same in every schedule: the tie λ_tie‖K_jᵀK_j − W_jᵀW_j‖² of a pair
+ * with one side frozen stays in it, the frozen side a constant, so its gradient flows only
+ * into the trained side (refit: it pulls W_jᵀW_j towards the frozen K_jᵀK_j; featonly: K_jᵀK_j
+ * towards the frozen W_jᵀW_j). lambda_tie_last switches it off (or changes it) in the last
+ * stage only. */
+enum bfc_schedule {
+    BFC_SCHED_E2E = 0,
+    BFC_SCHED_LAYERWISE,
+    BFC_SCHED_DEPTH,
+    BFC_SCHED_JOINT,
+    BFC_SCHED_REFIT,
+    BFC_SCHED_FEATONLY
+};
 
 typedef struct {
     int schedule;      /* enum bfc_schedule */
@@ -21,6 +40,9 @@ typedef struct {
     bfc_optim_config opt; /* Adam (default, lr 3e-3) or SGD with momentum (lr 1e-2); lr = 0
                              means the optimiser's default; cosine decay within each stage;
                              clipping on the stage's trainable parameters */
+    double lambda_tie_last; /* ≥ 0: λ_tie in the last stage (the learner's own value in the
+                               others; restored at the end); < 0 (default): the learner's own
+                               value throughout */
     int eval_every;    /* evaluate on the test set every N steps (and at stage ends) */
     uint64_t seed;     /* minibatch order (stream BFC_STREAM_BATCH) */
     int progress;      /* 1: progress lines on stderr */
@@ -41,11 +63,21 @@ typedef struct {
 } bfc_train_config;
 
 void bfc_train_defaults(bfc_train_config *c);
-/* Parse "e2e", "layerwise", "joint", "depth=D"; BFC_EINVAL with a message otherwise. */
+/* Parse "e2e", "layerwise", "joint", "depth=D", "refit", "featonly"; BFC_EINVAL with a
+ * message otherwise. */
 int bfc_schedule_parse(const char *s, int *schedule, int *depth);
-/* "e2e", "layerwise", "joint" or "depth=D" into buf. */
+/* "e2e", "layerwise", "joint", "depth=D", "refit" or "featonly" into buf. */
 const char *bfc_schedule_name(int schedule, int depth, char *buf, size_t cap);
 int bfc_train_validate(const bfc_train_config *c, int L, int n_train);
+
+/* The blocks of lr's parameter vector that train in the stage whose top layer is top, as
+ * ranges r[i] = [off, off + len) in ascending order, adjacent blocks merged (so e2e's,
+ * layerwise's and depth=D's are the one slice of their layers), then the classification
+ * threshold [0, 1) for a classification learner. *lo: the lowest layer with a trained block
+ * (the gradient is needed from there up). Returns the number of ranges (at most
+ * 2·BFC_MAX_L + 1). */
+int bfc_train_blocks(const bfc_learner *lr, const bfc_train_config *c, int top, int classification,
+                     bfc_range *r, int *lo);
 
 /* One evaluation point, passed to the log callback. */
 typedef struct {
