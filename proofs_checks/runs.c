@@ -66,7 +66,7 @@ static int spec_equal(const bfc_check_run_spec *a, const bfc_check_run_spec *b)
     return a->d == b->d && a->L == b->L && a->k == b->k && a->gap == b->gap && a->n == b->n &&
            a->n_test == b->n_test && a->steps == b->steps && a->schedule == b->schedule &&
            a->depth == b->depth && a->clamp == b->clamp && a->clip == b->clip &&
-           a->seed == b->seed && a->batch == b->batch;
+           a->seed == b->seed && a->batch == b->batch && a->tie_off_last == b->tie_off_last;
 }
 
 static const bfc_check_run_result *cache_find(const bfc_check_run_spec *s)
@@ -141,6 +141,7 @@ static int train_one(const bfc_check_run_spec *s, bfc_check_run_result *r)
     cfg.opt.clip = s->clip;
     cfg.seed = s->seed;
     if (s->batch > 0) cfg.batch = s->batch;
+    if (s->tie_off_last) cfg.lambda_tie_last = 0.0;
     cfg.eval_every = s->steps; /* evaluate at stage ends only: the checks need nothing else */
     if (!(lr = bfc_learner_new(bfc_target_config_of(t), &lc, cfg.batch, &st))) goto out;
 
@@ -177,8 +178,9 @@ int bfc_check_run(const bfc_check_run_spec *s, const char *tag, const bfc_check_
     n_cache++;
     char sched[32];
     bfc_schedule_name(s->schedule, s->depth, sched, sizeof sched);
-    fprintf(stderr, "  [%s] %-9s L=%d g=%g seed %llu: error %.3e%s (%.1f s)\n", tag, sched, s->L,
-            s->gap, (unsigned long long)s->seed, c->result.test_error,
+    fprintf(stderr, "  [%s] %-9s%s L=%d g=%g seed %llu: error %.3e%s (%.1f s)\n", tag, sched,
+            s->tie_off_last ? " (tie off in the last stage)" : "", s->L, s->gap,
+            (unsigned long long)s->seed, c->result.test_error,
             c->result.status == BFC_EDIVERGED ? " DIVERGED" : "", c->result.res.wall_s);
     *out = &c->result;
     return BFC_OK;

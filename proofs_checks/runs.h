@@ -21,6 +21,7 @@ typedef struct {
     double clip;      /* gradient-norm clip (0: off) */
     uint64_t seed;    /* run seed = target seed */
     int batch;        /* minibatch size; 0: the training default (256). Must be ≤ n */
+    int tie_off_last; /* 1: λ_tie = 0 in the last stage (bfc_train_config.lambda_tie_last) */
 } bfc_check_run_spec;
 
 typedef struct {
