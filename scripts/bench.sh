@@ -11,9 +11,9 @@
 # BENCH_CHECKS: the claim checks at full size (bfc_check --size full) after the sweep, into
 # OUT_DIR/checks; their verdicts go into the report beside the sweep's own.
 #   1 (default)  the checks of the claims the sweep does not judge on its cells, C1 C2 C3 C5
-#                C7 C8 C9 (about 4 minutes of CPU); C4 and C6 are judged by the sweep at every
-#                n of the grid up to 20000, on both targets
-#   all          every check, C4 and C6 with their own fits too (about 14 minutes of CPU)
+#                C7 C8 C9 C10 (about 6 minutes of CPU); C4 and C6 are judged by the sweep at
+#                every n of the grid up to 20000, on both targets
+#   all          every check, C4 and C6 with their own fits too (about 16 minutes of CPU)
 #   0            none
 # With 2 or more jobs the checks run as two processes and their outputs are merged. Not with
 # --quick. BENCH_CHECKS_SIZE=fast runs them at the ctest size instead (to try the report).
@@ -61,15 +61,15 @@ if [ "$checks" != 0 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
   if [ -x "$build/bfc_check" ]; then
     echo "bench: claim checks (bfc_check --size ${BENCH_CHECKS_SIZE:-full}) into $out/checks" >&2
     checks_rc=0
-    # two parts of about equal CPU time (measured at full size: C6 7 min, C5 4.4, C4 3, C8 1,
-    # the rest 1); C4 and C6 in one process share their NTK and empirical NTK fits
+    # two parts of about equal CPU time (measured at full size: C6 7 min, C5 4.4, C4 3, C10 2,
+    # C8 1, the rest 1); C4 and C6 in one process share their NTK and empirical NTK fits
     if [ "$checks" = all ]; then
-      if [ "$jobs" -ge 2 ]; then parts=("C4,C6" "C1,C2,C3,C5,C7,C8,C9"); else parts=("all"); fi
+      if [ "$jobs" -ge 2 ]; then parts=("C4,C6" "C1,C2,C3,C5,C7,C8,C9,C10"); else parts=("all"); fi
     else
       if [ "$jobs" -ge 2 ]; then
-        parts=("C5" "C1,C2,C3,C7,C8,C9")
+        parts=("C5" "C1,C2,C3,C7,C8,C9,C10")
       else
-        parts=("C1,C2,C3,C5,C7,C8,C9")
+        parts=("C1,C2,C3,C5,C7,C8,C9,C10")
       fi
     fi
     pids=()
