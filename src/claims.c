@@ -78,6 +78,18 @@ bfc_verdict bfc_claim_ratio_grid(const double *e2e_med, const double *other_med,
     return r->held == r->judged ? BFC_VERDICT_PASS : r->held ? BFC_VERDICT_PARTIAL : BFC_VERDICT_FAIL;
 }
 
+/* ---- C10 ---- */
+
+bfc_verdict bfc_claim_c10(double e2e_med, const double *refit_med, int nv, bfc_claim_ratios *r)
+{
+    BFC_ASSERT(nv >= 0 && nv <= BFC_CLAIM_MAX_GRID);
+    double e[BFC_CLAIM_MAX_GRID] = {0};
+    for (int i = 0; i < nv; i++) e[i] = e2e_med;
+    bfc_claim_ratio_grid(e, refit_med, nv, BFC_CLAIM_RATIO, BFC_CLAIM_LEARNED, r);
+    if (nv == 0 || r->judged < nv) return BFC_VERDICT_NA;
+    return r->held == nv ? BFC_VERDICT_PASS : BFC_VERDICT_FAIL;
+}
+
 void bfc_claim_best_per_seed(const double *err, int nm, int ns, double *best, int *which)
 {
     for (int s = 0; s < ns; s++) {

@@ -137,6 +137,16 @@ typedef struct {
  * without a value at some D) fails. */
 bfc_verdict bfc_claim_c7(const double *err, int nD, int ns, bfc_claim_c7_result *r);
 
+/* ---- C10: the advantage needs the features to move ---- */
+/* e2e_med: median over seeds of e2e's relative test error; refit_med[0..nv): the same for each
+ * variant of refit (lower output branches trained, lower features frozen; the check runs it
+ * with the tie on and with the tie off in the last stage), on the same targets, data and
+ * steps. r->ratio[i] = refit_med[i] / e2e_med. PASS iff every ratio ≥ BFC_CLAIM_RATIO (no way
+ * of re-fitting the output branches alone comes within 3× of e2e); FAIL if any is below; NA if
+ * any median is not measured (NaN), if e2e has not learned (e2e_med > BFC_CLAIM_LEARNED, as
+ * for C3) or nv = 0. */
+bfc_verdict bfc_claim_c10(double e2e_med, const double *refit_med, int nv, bfc_claim_ratios *r);
+
 /* ---- e2e's error vs n: monotone within the spread over seeds ---- */
 typedef struct {
     int judged;          /* measured grid points */

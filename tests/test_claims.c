@@ -212,3 +212,18 @@ Test(claims, monotone_n_flags_a_median_above_every_seed_at_a_smaller_n)
     cr_assert_eq(bfc_claim_monotone_n((double[]){NAN, 1e-3}, (double[]){NAN, 1e-3}, 2, &r),
                  BFC_VERDICT_NA);
 }
+
+Test(claims, c10_needs_every_refit_variant_three_times_behind_e2e)
+{
+    bfc_claim_ratios r;
+    const double both[2] = {3e-3, 3.1e-3}, one_close[2] = {4e-3, 2e-3}, unmeasured[2] = {4e-3, NAN};
+    cr_expect_eq(bfc_claim_c10(1e-3, both, 2, &r), BFC_VERDICT_PASS);
+    cr_expect_float_eq(r.ratio[1], 3.1, 1e-12);
+    cr_expect_eq(bfc_claim_c10(1e-3, one_close, 2, &r), BFC_VERDICT_FAIL,
+                 "one variant within 3x of e2e is a FAIL, not PARTIAL");
+    cr_expect_float_eq(r.min_ratio, 2.0, 1e-12);
+    cr_expect_eq(bfc_claim_c10(1e-3, unmeasured, 2, &r), BFC_VERDICT_NA);
+    cr_expect_eq(bfc_claim_c10(NAN, both, 2, &r), BFC_VERDICT_NA);
+    const double far[2] = {1.0, 1.0};
+    cr_expect_eq(bfc_claim_c10(0.2, far, 2, &r), BFC_VERDICT_NA, "e2e has not learned");
+}
