@@ -344,6 +344,7 @@ static const struct {
     {"clip", "--clip 1"},
     {"clamp", "--clamp 4"},
     {"lambda-tie", "--lambda-tie 0.5"},
+    {"lambda-tie-last", "--lambda-tie-last 0"},
     {"lambda-wd", "--lambda-wd 1e-4"},
     {"m", "--m 10"},
     {"width-mult", "--width-mult 3"},
