@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baselines_cli.h"
+#include "commands.h"
 #include "blas.h"
 #include "cli.h"
 #include "entk.h"
@@ -418,12 +418,19 @@ static int fit_args_check(fit_args *a, int *is_kernel, bfc_kernel *kern, bfc_krr
     return st;
 }
 
+/* The defaults, then argv's options (argv[1] is "fit"). */
+static int fit_args_parse(int argc, char **argv, fit_args *a, int *help)
+{
+    fit_args_init(a);
+    const bfc_opt *tables[] = {bfc_problem_opts, fit_opts, NULL};
+    return bfc_opt_parse(argc, argv, 2, tables, fit_opt, a, help, NULL, NULL);
+}
+
 int bfc_cmd_fit(int argc, char **argv)
 {
     fit_args a;
-    fit_args_init(&a);
     const bfc_opt *tables[] = {bfc_problem_opts, fit_opts, NULL};
-    int help, st = bfc_opt_parse(argc, argv, 2, tables, fit_opt, &a, &help, NULL, NULL);
+    int help, st = fit_args_parse(argc, argv, &a, &help);
     if (help) {
         printf("usage: bfc fit --method M [options]\n\n"
                "Fit a baseline of SPEC §3 on the same target and data as 'bfc train' (same\n"
@@ -593,4 +600,15 @@ int bfc_cmd_fit(int argc, char **argv)
     bfc_data_free(&test);
     bfc_dir_unlock(lock_fd);
     return st ? 1 : 0;
+}
+
+int bfc_cmd_fit_check(int argc, char **argv)
+{
+    fit_args a;
+    int help, st = fit_args_parse(argc, argv, &a, &help);
+    int is_kernel = 0;
+    bfc_kernel kern;
+    bfc_krr_config kc;
+    if (!st) st = fit_args_check(&a, &is_kernel, &kern, &kc);
+    return st;
 }

@@ -477,15 +477,22 @@ static int train_args_finish(train_args *a)
     return st;
 }
 
+/* The defaults, then argv's options (argv[1] is "train"). */
+static int train_args_parse(int argc, char **argv, train_args *a, int *help)
+{
+    memset(a, 0, sizeof *a);
+    bfc_problem_defaults(&a->p);
+    bfc_learner_defaults(&a->lc);
+    bfc_train_defaults(&a->tc);
+    const bfc_opt *tables[] = {bfc_problem_opts, train_opts, NULL};
+    return bfc_opt_parse(argc, argv, 2, tables, train_opt, a, help, NULL, NULL);
+}
+
 int bfc_cmd_train(int argc, char **argv)
 {
     train_args a;
-    memset(&a, 0, sizeof a);
-    bfc_problem_defaults(&a.p);
-    bfc_learner_defaults(&a.lc);
-    bfc_train_defaults(&a.tc);
     const bfc_opt *tables[] = {bfc_problem_opts, train_opts, NULL};
-    int help, st = bfc_opt_parse(argc, argv, 2, tables, train_opt, &a, &help, NULL, NULL);
+    int help, st = train_args_parse(argc, argv, &a, &help);
     if (help) {
         printf("usage: bfc train [options]\n\n"
                "Train the paper's learner (SPEC §2) on a hierarchical target under one schedule\n"
@@ -652,4 +659,20 @@ out:
     bfc_data_free(&train);
     bfc_data_free(&test);
     return bfc_exit_status(st);
+}
+
+int bfc_cmd_train_check(int argc, char **argv)
+{
+    train_args a;
+    int help, st = train_args_parse(argc, argv, &a, &help);
+    return st ? st : train_args_finish(&a);
+}
+
+int bfc_cmd_gen_check(int argc, char **argv)
+{
+    bfc_problem p;
+    bfc_problem_defaults(&p);
+    const bfc_opt *tables[] = {bfc_problem_opts, NULL};
+    int help, st = bfc_opt_parse(argc, argv, 2, tables, gen_opt, &p, &help, NULL, NULL);
+    return st ? st : bfc_problem_finish(&p);
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "baselines_cli.h"
 #include "bfc.h"
 #include "blas.h"
 #include "cli.h"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bfc.h"
+#include "commands.h"
 #include "fsutil.h"
 #include "sweep_internal.h"
 #include "train.h"
@@ -167,6 +168,46 @@ static int cell_command(bfc_sweep_cell *c, const char *command, const flagv *f)
     return st;
 }
 
+/* The commands a cell may run, with their parse-and-validate entry points: those that write
+ * the result.csv the aggregation reads. */
+static const struct {
+    const char *name;
+    int (*check)(int argc, char **argv);
+} cell_commands[] = {{"train", bfc_cmd_train_check}, {"fit", bfc_cmd_fit_check}};
+
+int sweep_command_known(const char *command)
+{
+    for (size_t i = 0; i < sizeof cell_commands / sizeof cell_commands[0]; i++)
+        if (!strcmp(command, cell_commands[i].name)) return 1;
+    return 0;
+}
+
+/* Cell c's command line as its command would parse and validate it, so that a flag the
+ * command does not know or a value it refuses stops the sweep before any cell runs (a usage
+ * error), not every cell of the method at run time. */
+static int check_cell(const bfc_sweep *s, const bfc_sweep_cell *c)
+{
+    static char bfc_name[] = "bfc";
+    size_t k = 0;
+    while (k < sizeof cell_commands / sizeof cell_commands[0] &&
+           strcmp(c->argv[0], cell_commands[k].name))
+        k++;
+    if (k == sizeof cell_commands / sizeof cell_commands[0])
+        return bfc_fail(BFC_EINVAL, "%s: method %s: '%s' is not a command a cell can run",
+                        s->what, c->method, c->argv[0]);
+    char **argv = sw_realloc(NULL, sizeof(char *) * (size_t)(c->argc + 2));
+    if (!argv) return BFC_ENOMEM;
+    argv[0] = bfc_name;
+    for (int i = 0; i <= c->argc; i++) argv[i + 1] = c->argv[i];
+    int st = cell_commands[k].check(c->argc + 1, argv);
+    free(argv);
+    if (st == BFC_OK || st == BFC_ENOMEM) return st;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", bfc_last_error());
+    return bfc_fail(BFC_EINVAL, "%s: method %s on target %s (n = %d): bfc %s refuses its flags: %s",
+                    s->what, c->method, c->target, c->n, c->argv[0], msg);
+}
+
 static int add_cell(bfc_sweep *s, int ti, int mi, int n, long long seed, int *cap)
 {
     if (s->ncells == *cap) {
@@ -196,6 +237,7 @@ static int add_cell(bfc_sweep *s, int ti, int mi, int n, long long seed, int *ca
     int st = cell_flags(s, t, m, n, seed, &f);
     if (!st) st = cell_command(c, m->command, &f);
     flags_free(&f);
+    if (!st) st = check_cell(s, c);
     for (int j = 0; !st && j < s->ncells - 1 && ci->dup_of < 0; j++)
         if (!strcmp(s->cells[j].key, c->key)) ci->dup_of = j;
     return st;

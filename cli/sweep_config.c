@@ -90,8 +90,8 @@ static int parse_method(ctx *c, const bfc_json *o, method *m)
     if (!st) {
         size_t len = ctx_push(c, ".command");
         st = check_name(c, m->command);
-        if (!st && (!strcmp(m->command, "sweep") || m->command[0] == '-'))
-            st = cfail(c, "'%s' cannot be a cell's command", m->command);
+        if (!st && !sweep_command_known(m->command))
+            st = cfail(c, "'%s' cannot be a cell's command (train or fit)", m->command);
         ctx_pop(c, len);
     }
     const bfc_json *v;

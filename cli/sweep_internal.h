@@ -198,6 +198,8 @@ int sweep_allowed(const strv *only, int has, const char *name);
 /* ---- cells and their cache on disk (sweep_cells.c) ---- */
 
 void free_cells(bfc_sweep *s);
+/* 1 when a cell may run `bfc command` (train, fit: the commands that write result.csv). */
+int sweep_command_known(const char *command);
 /* buf = dir/name; paths under an output directory of at most OUT_MAX characters fit PATH_CAP. */
 void pjoin(char *buf, size_t cap, const char *dir, const char *name);
 /* out/cells/<key> */

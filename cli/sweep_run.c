@@ -80,6 +80,10 @@ static int finish_cell(const bfc_sweep_cell *c, const char *dir, run *r, const s
         snprintf(reason, cap, "interrupted");
     else if (d->exited && d->code == 0)
         snprintf(reason, cap, "exited 0 without writing result.csv");
+    else if (d->exited && d->code == 3) /* the commands' exit status of a diverged run */
+        snprintf(reason, cap, "diverged (exit code 3)");
+    else if (d->exited && d->code == 2)
+        snprintf(reason, cap, "refused its flags or memory (exit code 2)");
     else if (d->exited)
         snprintf(reason, cap, "exit code %d", d->code);
     else
