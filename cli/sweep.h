@@ -21,6 +21,9 @@
 #define BFC_SWEEP_H
 
 #include <signal.h>
+#include <stdio.h>
+
+#include "target.h"
 
 #include "json.h"
 
@@ -116,6 +119,22 @@ int bfc_sweep_run(bfc_sweep *s, const bfc_sweep_run_opts *o, bfc_sweep_summary *
  *                   verdicts of C3, C4, C6, OUT/checks/verdicts.csv if present, failures
  * sum (may be NULL) adds the run's counts and wall time to sweep.json and the report. */
 int bfc_sweep_write_results(const bfc_sweep *s, const char *out, const bfc_sweep_summary *sum);
+
+/* What the aggregation takes from a cell's result.csv. */
+typedef struct {
+    double test_error;              /* relative test error (required) */
+    double test_error_bulk;         /* on the central 99.9% of G* (NaN when absent) */
+    double share[BFC_MAX_L + 1];    /* share_l of the target, l = 2..L (NaN when absent) */
+    int rows;                       /* data rows */
+} bfc_sweep_result;
+
+/* Read the text of a cell's result.csv strictly: the header "method,d,L,n,seed,metric,value",
+ * rows of seven fields each ending in a newline, a status row that says "ok", every other
+ * value a finite number, and a test_error row. BFC_OK with *r filled and, when rows is not
+ * NULL, every data row written to it as "PREFIX,metric,value"; otherwise BFC_EFORMAT with the
+ * line and what is wrong in reason (nothing written to rows). */
+int bfc_sweep_read_result(const char *text, bfc_sweep_result *r, const char *prefix, FILE *rows,
+                          char *reason, size_t cap);
 
 /* n_ε of one series (SPEC §4): the smallest n[i] (n ascending, i < m) whose median error
  * med[i] ≤ eps; −1 when none. NaN medians (no finished seed) are skipped. */

@@ -23,7 +23,9 @@ int bfc_sweep_n_eps(const int *n, const double *med, int m, double eps)
     return cens == BFC_NEPS_ABOVE || isnan(ne) ? -1 : (int)ne;
 }
 
-/* Read a cell's result.csv: every row to rows (results.csv), test error and shares to cr. */
+/* Read a cell's result.csv (bfc_sweep_read_result: strict, a damaged or unfinished file
+ * makes the cell failed with the reason, so that it never enters a median): every row to rows
+ * (results.csv), test error and shares to cr. */
 static void read_cell(const bfc_sweep *s, int i, const char *dir, cellres *cr, FILE *rows)
 {
     const bfc_sweep_cell *c = &s->cells[i];
@@ -35,22 +37,18 @@ static void read_cell(const bfc_sweep *s, int i, const char *dir, cellres *cr, F
         snprintf(cr->reason, sizeof cr->reason, "result.csv unreadable: %s", bfc_last_error());
         return;
     }
-    char *save = NULL;
-    int line = 0;
-    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save), line++) {
-        if (line == 0) continue; /* header: method,d,L,n,seed,metric,value */
-        char *v = strrchr(l, ',');
-        if (!v) continue;
-        *v++ = '\0';
-        char *m = strrchr(l, ',');
-        m = m ? m + 1 : l;
-        double x = strtod(v, NULL);
-        fprintf(rows, "%s,%s,%d,%lld,%s,%s\n", c->method, c->target, c->n, c->seed, m, v);
-        if (!strcmp(m, "test_error")) cr->test_error = x;
-        if (!strcmp(m, "test_error_bulk")) cr->test_error_bulk = x;
-        int l2;
-        if (sscanf(m, "share_%d", &l2) == 1 && l2 >= 2 && l2 <= BFC_MAX_L) cr->share[l2] = x;
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s,%s,%d,%lld", c->method, c->target, c->n, c->seed);
+    bfc_sweep_result r;
+    if (bfc_sweep_read_result(text, &r, prefix, rows, cr->reason, sizeof cr->reason)) {
+        cr->status = 0;
+        free(text);
+        return;
     }
+    free(text);
+    cr->test_error = r.test_error;
+    cr->test_error_bulk = r.test_error_bulk;
+    for (int l = 2; l <= BFC_MAX_L; l++) cr->share[l] = isnan(r.share[l]) ? 0.0 : r.share[l];
     pjoin(path, sizeof path, dir, "result.json");
     char *js = bfc_read_file(path, NULL);
     bfc_json *j = js ? bfc_json_parse(js, NULL, 0) : NULL;
@@ -59,12 +57,9 @@ static void read_cell(const bfc_sweep *s, int i, const char *dir, cellres *cr, F
     bfc_json_free(j);
     free(js);
     if (isfinite(cr->wall))
-        fprintf(rows, "%s,%s,%d,%lld,cell_wall_s,%.6g\n", c->method, c->target, c->n, c->seed,
-                cr->wall);
+        fprintf(rows, "%s,cell_wall_s,%.6g\n", prefix, cr->wall);
     if (isfinite(cr->cpu))
-        fprintf(rows, "%s,%s,%d,%lld,cell_cpu_s,%.6g\n", c->method, c->target, c->n, c->seed,
-                cr->cpu);
-    free(text);
+        fprintf(rows, "%s,cell_cpu_s,%.6g\n", prefix, cr->cpu);
 }
 
 /* Every cell's status and results; results.csv. */

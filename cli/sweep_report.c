@@ -305,7 +305,10 @@ int sweep_write_report(const sweep_agg *a, const figlist *figures, const bfc_swe
     fprintf(o, "## Performance (bench/)\n\n");
     report_perf(o, a->out);
 
-    fprintf(o, "## Failed cells\n\n");
+    fprintf(o, "## Failed cells\n\n"
+               "A cell that failed (an error, a diverged run, a time-out, a result file that is "
+               "damaged or says the run did not finish) or did not finish is left out of every "
+               "median, n_eps, figure and verdict above.\n\n");
     int nf = 0;
     for (int i = 0; i < s->ncells; i++) {
         if (s->ci[i].dup_of >= 0 || a->cr[i].status != 0) continue;
@@ -315,11 +318,18 @@ int sweep_write_report(const sweep_agg *a, const figlist *figures, const bfc_swe
         nf++;
     }
     if (!nf) fprintf(o, "None.\n");
-    if (a->nnot)
+    if (a->nnot) {
         fprintf(o,
-                "\n%d cells were not run (the sweep was interrupted): rerun the same command to "
-                "finish them.\n",
+                "\n%d cells were not run or were interrupted (the sweep was stopped): rerun the "
+                "same command to finish them.\n\n",
                 a->nnot);
+        for (int i = 0; i < s->ncells; i++) {
+            if (s->ci[i].dup_of >= 0 || a->cr[i].status != -1) continue;
+            const bfc_sweep_cell *c = &s->cells[i];
+            fprintf(o, "- %s on %s, n = %d, seed %lld: %s\n", c->method, c->target, c->n, c->seed,
+                    a->cr[i].reason[0] ? a->cr[i].reason : "not run");
+        }
+    }
     return bfc_afile_commit(af);
 }
 

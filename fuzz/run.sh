@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh: fuzz each target named on the command line (json npy target cli sweep checkpoint) for
+# run.sh: fuzz each target named on the command line (json npy target cli sweep checkpoint cellfile) for
 # FUZZ_SECONDS seconds, one after the other, and print libFuzzer's final statistics per
 # target. Inputs found that grow coverage go to $OUT/corpus/<target> (the seeds in
 # fuzz/corpus/<target> are read, never written); a crash stops that target, leaves the
@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$(cd "$here/.." && pwd)/build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
-[ $# -gt 0 ] || set -- json npy target cli sweep checkpoint
+[ $# -gt 0 ] || set -- json npy target cli sweep checkpoint cellfile
 mkdir -p "$OUT/crashes" "$OUT/logs"
 export UBSAN_OPTIONS="suppressions=$here/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 failed=0
