@@ -40,6 +40,8 @@ void perf_dgemm(perf_run *r)
 {
     char caseid[64], ours[32], comparison[96];
     snprintf(caseid, sizeof caseid, "n=%d", r->dgemm_n);
+    perf_progress(r, "DGEMM %d: a warm-up and %d samples at 1, then 2 threads", r->dgemm_n,
+                  r->reps);
     for (int threads = 1; threads <= 2; threads++) {
         double g[MAX_REPS];
         const int reps = r->reps < MAX_REPS ? r->reps : MAX_REPS;

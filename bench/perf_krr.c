@@ -232,10 +232,12 @@ void perf_krr(perf_run *r)
     const int reps = r->krr_reps < MAX_REPS ? r->krr_reps : MAX_REPS;
     for (int i = 0; i < r->n_krr; i++) {
         const int n = r->krr_n[i];
-        char caseid[64], comparison[192], o[48], p[48], ratio[32];
+        const double t_size = bfc_wall_seconds();
+        char caseid[64], comparison[192], o[48], p[48], ratio[32], eta[32];
         snprintf(caseid, sizeof caseid, "n=%d d=%d poly-4 test=%d", n, d, r->krr_test);
         /* check (also this size's warm-up) */
         krr_time first;
+        perf_progress(r, "krr n=%d: first fit (this size's warm-up)", n);
         if (ours_run(r, &cfg, &train, &test, n, pred, &first, &hwm_ok)) continue;
         int time_peer = have_peer && n <= r->krr_peer_max_n;
         if (have_peer && !time_peer)
@@ -272,10 +274,18 @@ void perf_krr(perf_run *r)
         krr_time to[MAX_REPS], tp[MAX_REPS];
         double dg[MAX_REPS];
         int got = 0, ok_ours = 0;
+        const double t_samples = bfc_wall_seconds();
         for (int s = 0; s < reps; s++) {
             dg[s] = perf_dgemm_sample(r, KRR_THREADS); /* the reference, same load */
-            if (ours_run(r, &cfg, &train, &test, n, pred, &to[ok_ours], &hwm_ok) == 0) ok_ours++;
-            if (time_peer && peer_run(&peer, n, 0, &tp[got]) == 0) got++;
+            char ot[48] = "failed", pt[48] = "";
+            if (ours_run(r, &cfg, &train, &test, n, pred, &to[ok_ours], &hwm_ok) == 0)
+                snprintf(ot, sizeof ot, "%.2f s", to[ok_ours++].total);
+            if (time_peer && peer_run(&peer, n, 0, &tp[got]) == 0)
+                snprintf(pt, sizeof pt, ", scikit-learn %.2f s", tp[got++].total);
+            const double per = (bfc_wall_seconds() - t_samples) / (s + 1);
+            bfc_format_duration(per * (reps - s - 1), eta, sizeof eta);
+            perf_progress(r, "krr n=%d: sample %d of %d: bfc %s%s; ETA of this size %s", n, s + 1,
+                          reps, ot, pt, eta);
         }
         const double dgemm = bfc_median(dg, reps);
         if (!ok_ours) continue;
@@ -356,8 +366,16 @@ void perf_krr(perf_run *r)
         if (!hwm_ok)
             printf("(*) /proc/self/clear_refs not writable: peak RSS is the process's peak so "
                    "far, not this fit's\n");
-        perf_progress(r, "krr n=%d: bfc %.2f s (Cholesky %.1f GFLOP/s)%s", n, mo.total,
-                      mo.gflops_chol, got ? "" : ", scikit-learn not timed");
+        /* the sizes left, from this one's wall time scaled as n³ (the Cholesky's share grows
+         * with n, so this errs high for the next size up and is right in order of magnitude) */
+        double left = 0;
+        const double took = bfc_wall_seconds() - t_size;
+        for (int j = i + 1; j < r->n_krr; j++) left += took * pow((double)r->krr_n[j] / n, 3);
+        bfc_format_duration(left, eta, sizeof eta);
+        perf_progress(r, "krr n=%d: bfc %.2f s (Cholesky %.1f GFLOP/s)%s; this size took %.0f s%s%s",
+                      n, mo.total, mo.gflops_chol, got ? "" : ", scikit-learn not timed", took,
+                      i + 1 < r->n_krr ? ", ETA of the larger sizes " : "",
+                      i + 1 < r->n_krr ? eta : "");
     }
 done:
     perf_peer_stop(&peer);

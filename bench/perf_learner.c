@@ -462,6 +462,8 @@ static void one_case(perf_run *r, const lcase *lc)
 
     /* timed samples, alternating */
     const int reps = r->reps < MAX_REPS ? r->reps : MAX_REPS;
+    perf_progress(r, "learner %s: %d timed samples (DGEMM, bfc f64 and f32%s alternating)",
+                  caseid, reps, have_peer[0] || have_peer[1] || have_peer[2] ? ", PyTorch" : "");
     double tours[2][MAX_REPS], tpeer[NPEER][MAX_REPS], dg[MAX_REPS];
     int got[NPEER] = {0, 0, 0};
     for (int s = 0; s < reps; s++) {
@@ -556,7 +558,17 @@ void perf_learner(perf_run *r)
     static const lcase quick[] = {{20, 3, 0}, {100, 3, 512}};
     const lcase *cases = r->quick ? quick : full;
     const int n = r->quick ? 2 : 4;
-    for (int i = 0; i < n; i++) one_case(r, &cases[i]);
+    const double t0 = bfc_wall_seconds();
+    for (int i = 0; i < n; i++) {
+        one_case(r, &cases[i]);
+        if (i + 1 < n) { /* the cases cost about the same: set-up and samples of fixed length */
+            char eta[32];
+            const double per = (bfc_wall_seconds() - t0) / (i + 1);
+            bfc_format_duration(per * (n - i - 1), eta, sizeof eta);
+            perf_progress(r, "learner: %d of %d cases done; ETA of the learner part %s", i + 1, n,
+                          eta);
+        }
+    }
 }
 
 /* ---- memory: does a training step allocate? ------------------------------------------
@@ -606,6 +618,8 @@ static void alloc_case(perf_run *r, const lcase *lc, int q)
     snprintf(goal, sizeof goal, "heap bytes in use after %d steps - before, %s", ALLOC_STEPS,
              caseid);
     perf_goal_within(r, goal, heap, 0.0, 0.0, " B");
+    perf_progress(r, "memory %s: %.0f heap calls by bfc in %d steps (%.0f in OpenBLAS)", caseid,
+                  ours, ALLOC_STEPS, blas);
 #else
     printf("memory check skipped: needs glibc >= 2.33 (mallinfo2 and the malloc interposer)\n");
 #endif

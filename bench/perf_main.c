@@ -425,6 +425,13 @@ int main(int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < nl; i++) {
         const int env = strcmp(labels[i], "env") == 0;
+        char el[32], eta[32];
+        const double now = bfc_wall_seconds();
+        bfc_format_duration(now - t0, el, sizeof el);
+        bfc_format_duration(i > 0 ? (now - t0) / i * (nl - i) : 0, eta, sizeof eta);
+        fprintf(stderr, "bfc_perf: [%s] configuration %s (%d of %d)%s%s\n", el, labels[i], i + 1,
+                nl, i > 0 ? "; the configurations measure the same, so ETA " : "",
+                i > 0 ? eta : "");
         const int rc = run_worker(argc, argv, labels[i], env ? NULL : labels[i], r->out_dir);
         if (rc) {
             fprintf(stderr, "bfc_perf: configuration %s failed (exit %d)\n", labels[i], rc);

@@ -68,5 +68,5 @@ static int run_c1(bfc_check_ctx *ctx)
 }
 
 const bfc_check bfc_check_c1_e2e_learns[] = {
-    {"C1", "end-to-end training learns the hierarchy: median error <= v_L/10", run_c1},
-    {NULL, NULL, NULL}};
+    {"C1", "end-to-end training learns the hierarchy: median error <= v_L/10", run_c1, {3, 60}},
+    {NULL, NULL, NULL, {0, 0}}};

@@ -92,5 +92,5 @@ static int run_c2(bfc_check_ctx *ctx)
 const bfc_check bfc_check_c2_bfc[] = {
     {"C2", "backward feature correction: e2e's layer-2 feature error falls after stage 2, "
            "layerwise's does not",
-     run_c2},
-    {NULL, NULL, NULL}};
+     run_c2, {2, 30}},
+    {NULL, NULL, NULL, {0, 0}}};

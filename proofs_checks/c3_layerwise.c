@@ -56,5 +56,5 @@ static int run_c3(bfc_check_ctx *ctx)
 
 const bfc_check bfc_check_c3_layerwise[] = {
     {"C3", "layer-wise training falls short: median error >= 3x e2e's, same data and steps",
-     run_c3},
-    {NULL, NULL, NULL}};
+     run_c3, {0, 0}},
+    {NULL, NULL, NULL, {0, 0}}};

@@ -90,5 +90,5 @@ static int run_c7(bfc_check_ctx *ctx)
 
 const bfc_check bfc_check_c7_depth[] = {
     {"C7", "how deep the backward must go: error non-increasing in backward depth D (L = 4)",
-     run_c7},
-    {NULL, NULL, NULL}};
+     run_c7, {19, 60}},
+    {NULL, NULL, NULL, {0, 0}}};

@@ -412,11 +412,11 @@ static int run_c9c(bfc_check_ctx *ctx)
 const bfc_check bfc_check_c9_identities[] = {
     {"C9a", "identity: sigma(Rz) spans the k(k+1)/2 quadratic forms (rank of the coefficient "
             "matrix)",
-     run_c9a},
+     run_c9a, {0.1, 0.1}},
     {"C9b", "identities: Gaussian moments E x'Ax = tr A, E(x'Ax)^2 = (tr A)^2 + 2 tr A^2 against "
             "Monte Carlo",
-     run_c9b},
+     run_c9b, {0.2, 2}},
     {"C9c", "identity: G* along a line is a polynomial of degree 2^L (finite differences), "
             "L = 2..5",
-     run_c9c},
-    {NULL, NULL, NULL}};
+     run_c9c, {1, 1}},
+    {NULL, NULL, NULL, {0, 0}}};

@@ -213,6 +213,8 @@ static int run_c9d(bfc_check_ctx *ctx)
             gsl_rng_free(r);
             slope[i] = ls_slope(logm, loggap, C9D_NW);
             cst[i] = sqrt((double)c9d_widths[C9D_NW - 1]) * gap[C9D_NW - 1][i];
+            bfc_check_progress("%s networks, seed %d: slope of log gap on log m %.3f", an, i,
+                               slope[i]);
         }
         for (int wi = 0; wi < C9D_NW; wi++) {
             char label[64], metric[64];
@@ -248,5 +250,5 @@ static int run_c9d(bfc_check_ctx *ctx)
 
 const bfc_check bfc_check_c9d_ntk[] = {
     {"C9d", "identity: the closed-form NTK matches Monte Carlo over random networks, gap ~ C/sqrt(m)",
-     run_c9d},
-    {NULL, NULL, NULL}};
+     run_c9d, {18, 40}},
+    {NULL, NULL, NULL, {0, 0}}};

@@ -7,13 +7,20 @@
  * verdict per case; the driver ends with the line "N passed, N failed" and exits 1 if any
  * case failed (2 on bad usage). With --out DIR it writes DIR/checks.csv (claim, seed,
  * metric, value), DIR/verdicts.csv (claim, verdict, summary) and DIR/checks.json (size,
- * seeds, commit, compiler, BLAS, wall time per check). */
+ * seeds, commit, compiler, BLAS, wall time per check).
+ * Progress on stderr: every check's start and end with the ETA of the selection (the checks'
+ * usual costs, bfc_check.cost_s, scaled by how the checks done so far compared with theirs),
+ * every training run and baseline fit as it ends (runs.c), and from a heartbeat thread, a
+ * line naming what runs whenever nothing was printed for BFC_CHECK_HEARTBEAT_S seconds. */
 #include <ctype.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "bfc.h"
 #include "blas.h"
@@ -43,6 +50,121 @@ uint64_t bfc_check_seed(const bfc_check_ctx *ctx, int i)
     return (uint64_t)i;
 }
 const char *bfc_check_id(const bfc_check_ctx *ctx) { return ctx->cur ? ctx->cur->id : "?"; }
+
+/* ---- progress ---- */
+/* The selection's timing, shared by the driver and the heartbeat thread (under lock). */
+static struct {
+    pthread_mutex_t lock;
+    const bfc_check *const *run; /* the selection */
+    double *wall;                /* wall seconds of the checks done */
+    int n_run, cur;              /* cur: index of the check running, −1 before the first */
+    int size;                    /* cost_s index */
+    double t0, t_cur, t_last;    /* start, start of the current check, last progress line */
+    char busy[256];              /* what the current check is doing ("" if not said) */
+    int stop;                    /* 1: the heartbeat thread ends */
+} prog = {.lock = PTHREAD_MUTEX_INITIALIZER, .cur = -1};
+
+/* Seconds left (lock held): the usual costs of the checks not yet finished, scaled by the
+ * ratio of measured to usual time over the checks done (1 before any, clamped to
+ * [1/4, 4] so that one odd check cannot swing it far); the running check counts for what
+ * remains of its scaled cost, and *overrun (if not NULL) is set when it has run past it (the
+ * ETA is then a lower bound). */
+static double eta_locked(double now, int *overrun)
+{
+    double done_usual = 0, done_took = 0;
+    for (int r = 0; r < prog.cur; r++) done_usual += prog.run[r]->cost_s[prog.size],
+                                       done_took += prog.wall[r];
+    double f = done_usual > 1.0 && done_took > 0 ? done_took / done_usual : 1.0;
+    f = fmin(4.0, fmax(0.25, f));
+    double left = 0;
+    for (int r = prog.cur + 1; r < prog.n_run; r++) left += f * prog.run[r]->cost_s[prog.size];
+    double cur_left = 0.0;
+    if (prog.cur >= 0 && prog.cur < prog.n_run)
+        cur_left = f * prog.run[prog.cur]->cost_s[prog.size] - (now - prog.t_cur);
+    if (overrun) *overrun = cur_left < 0;
+    return left + fmax(0.0, cur_left);
+}
+
+/* The id of the check running, or NULL between checks (lock held). */
+static const char *running_locked(void)
+{
+    return prog.cur >= 0 && prog.cur < prog.n_run ? prog.run[prog.cur]->id : NULL;
+}
+
+/* "[elapsed tag] " + text on stderr (lock held); tag NULL: the check running. */
+static void vprogress_locked(const char *tag, const char *fmt, va_list ap)
+{
+    const double now = bfc_wall_seconds();
+    char el[32];
+    if (!tag) tag = running_locked();
+    bfc_format_duration(now - prog.t0, el, sizeof el);
+    fprintf(stderr, "[%s %s] ", el, tag ? tag : "bfc_check");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    prog.t_last = now;
+}
+
+static void progress_locked(const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress_locked(const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprogress_locked(tag, fmt, ap);
+    va_end(ap);
+}
+
+void bfc_check_progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&prog.lock);
+    vprogress_locked(NULL, fmt, ap);
+    pthread_mutex_unlock(&prog.lock);
+    va_end(ap);
+}
+
+void bfc_check_busy(const char *fmt, ...)
+{
+    pthread_mutex_lock(&prog.lock);
+    prog.busy[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(prog.busy, sizeof prog.busy, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&prog.lock);
+}
+
+/* The heartbeat: once a second, if nothing was printed for BFC_CHECK_HEARTBEAT_S, one line
+ * with what runs, for how long, and the ETA. It only reads the clock and prints. */
+static void *heartbeat(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        sleep(1);
+        pthread_mutex_lock(&prog.lock);
+        if (prog.stop) {
+            pthread_mutex_unlock(&prog.lock);
+            return NULL;
+        }
+        const double now = bfc_wall_seconds();
+        const char *id = running_locked();
+        if (id && now - prog.t_last >= BFC_CHECK_HEARTBEAT_S) {
+            char in[32], eta[32];
+            int over;
+            bfc_format_duration(now - prog.t_cur, in, sizeof in);
+            bfc_format_duration(eta_locked(now, &over), eta, sizeof eta);
+            progress_locked(NULL, "still %s (%s into the check%s); ETA %s%s",
+                            prog.busy[0] ? prog.busy : "running", in,
+                            over ? ", longer than it usually takes" : "", over ? "over " : "",
+                            eta);
+        }
+        pthread_mutex_unlock(&prog.lock);
+    }
+}
 
 /* ---- output ---- */
 static void csv_row(bfc_check_ctx *ctx, const char *cas, const char *seed, const char *metric,
@@ -270,19 +392,50 @@ int main(int argc, char **argv)
            ctx.nseeds, ctx.nseeds - 1, threads, threads == 1 ? "" : "s");
     double wall[MAX_RUN];
     const double t_all = bfc_wall_seconds();
+    prog.run = run;
+    prog.wall = wall;
+    prog.n_run = n_run;
+    prog.size = ctx.size;
+    prog.t0 = prog.t_last = t_all;
+    pthread_t beat;
+    const int beating = pthread_create(&beat, NULL, heartbeat, NULL) == 0;
     for (int r = 0; r < n_run; r++) {
         ctx.cur = run[r];
         ctx.cur_fail = 0;
         printf("\n%s  %s\n", run[r]->id, run[r]->claim);
         fflush(stdout);
         double t0 = bfc_wall_seconds();
+        char eta[32];
+        pthread_mutex_lock(&prog.lock);
+        prog.cur = r;
+        prog.t_cur = t0;
+        prog.busy[0] = '\0';
+        bfc_format_duration(eta_locked(t0, NULL), eta, sizeof eta);
+        progress_locked(NULL, "started (check %d of %d); ETA %s", r + 1, n_run, eta);
+        pthread_mutex_unlock(&prog.lock);
         int st = run[r]->run(&ctx);
-        wall[r] = bfc_wall_seconds() - t0;
+        const double t1 = bfc_wall_seconds();
+        wall[r] = t1 - t0;
         if (st) bfc_check_verdict(&ctx, run[r]->id, BFC_VERDICT_FAIL, "could not run: %s (%s)",
                                   bfc_last_error(), bfc_status_name(st));
         printf("    (%s took %.1f s)\n", run[r]->id, wall[r]);
-        fprintf(stderr, "%s done in %.1f s\n", run[r]->id, wall[r]);
+        pthread_mutex_lock(&prog.lock);
+        prog.busy[0] = '\0';
+        prog.cur = r + 1; /* between checks: this one counts as done */
+        prog.t_cur = t1;
+        bfc_format_duration(r + 1 < n_run ? eta_locked(t1, NULL) : t1 - t_all, eta, sizeof eta);
+        if (r + 1 < n_run)
+            progress_locked(run[r]->id, "done in %.1f s; %d check%s left, ETA %s", wall[r],
+                            n_run - r - 1, n_run - r - 1 == 1 ? "" : "s", eta);
+        else
+            progress_locked(run[r]->id, "done in %.1f s; all %d done in %s", wall[r], n_run, eta);
+        pthread_mutex_unlock(&prog.lock);
     }
+    pthread_mutex_lock(&prog.lock);
+    prog.stop = 1;
+    prog.cur = -1;
+    pthread_mutex_unlock(&prog.lock);
+    if (beating) pthread_join(beat, NULL);
     const double t_total = bfc_wall_seconds() - t_all;
 
     int io_fail = 0;

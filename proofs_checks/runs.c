@@ -173,15 +173,18 @@ int bfc_check_run(const bfc_check_run_spec *s, const char *tag, const bfc_check_
     }
     cached_run *c = &cache[n_cache];
     c->spec = *s;
+    char sched[32], desc[160];
+    bfc_schedule_name(s->schedule, s->depth, sched, sizeof sched);
+    bfc_check_busy("training %s %s seed %llu for %s", sched,
+                   bfc_check_run_describe(s, desc, sizeof desc), (unsigned long long)s->seed, tag);
     int st = train_one(s, &c->result);
+    bfc_check_busy(NULL);
     if (st) return st;
     n_cache++;
-    char sched[32];
-    bfc_schedule_name(s->schedule, s->depth, sched, sizeof sched);
-    fprintf(stderr, "  [%s] %-9s%s L=%d g=%g seed %llu: error %.3e%s (%.1f s)\n", tag, sched,
-            s->tie_off_last ? " (tie off in the last stage)" : "", s->L, s->gap,
-            (unsigned long long)s->seed, c->result.test_error,
-            c->result.status == BFC_EDIVERGED ? " DIVERGED" : "", c->result.res.wall_s);
+    bfc_check_progress("%-8s %-9s%s d=%d L=%d g=%g n=%d seed %llu: error %.3e%s (%.1f s)", tag,
+                       sched, s->tie_off_last ? " (tie off in the last stage)" : "", s->d, s->L,
+                       s->gap, s->n, (unsigned long long)s->seed, c->result.test_error,
+                       c->result.status == BFC_EDIVERGED ? " DIVERGED" : "", c->result.res.wall_s);
     *out = &c->result;
     return BFC_OK;
 }
@@ -326,8 +329,8 @@ static int fit_baseline(const bfc_check_run_spec *s, int method, bfc_check_base_
     /* refused (recorded, not an error): too large for memory, or for the sequential kernel
      * fewer fitting points than monomials */
     if (st == BFC_ENOMEM || (st == BFC_EINVAL && method == BFC_CHECK_SEQK)) {
-        fprintf(stderr, "  %s refused at n=%d: %s\n", bfc_check_method_name(method), s->n,
-                bfc_last_error());
+        bfc_check_progress("%s refused at n=%d: %s", bfc_check_method_name(method), s->n,
+                           bfc_last_error());
         r->status = st;
         st = BFC_OK;
     }
@@ -359,12 +362,15 @@ int bfc_check_baseline(const bfc_check_run_spec *s, int method, const char *tag,
     cached_base *c = &base_cache[n_base];
     c->spec = *s;
     c->method = method;
+    bfc_check_busy("fitting %s d=%d L=%d n=%d seed %llu for %s", bfc_check_method_name(method), s->d,
+                   s->L, s->n, (unsigned long long)s->seed, tag);
     int st = fit_baseline(s, method, &c->result);
+    bfc_check_busy(NULL);
     if (st) return st;
     n_base++;
-    fprintf(stderr, "  [%s] %-10s d=%d L=%d n=%d seed %llu: error %.3e (%.1f s)\n", tag,
-            bfc_check_method_name(method), s->d, s->L, s->n, (unsigned long long)s->seed,
-            c->result.test_error, c->result.wall_s);
+    bfc_check_progress("%-8s %-10s d=%d L=%d n=%d seed %llu: error %.3e (%.1f s)", tag,
+                       bfc_check_method_name(method), s->d, s->L, s->n,
+                       (unsigned long long)s->seed, c->result.test_error, c->result.wall_s);
     *out = &c->result;
     return BFC_OK;
 }

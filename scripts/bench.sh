@@ -59,7 +59,7 @@ esac
 t1=$(date +%s)
 if [ "$checks" != 0 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
   if [ -x "$build/bfc_check" ]; then
-    echo "bench: claim checks (bfc_check --size ${BENCH_CHECKS_SIZE:-full}) into $out/checks" >&2
+    echo "bench: claim checks (bfc_check --size ${BENCH_CHECKS_SIZE:-full}) into $out/checks; progress below, results in $out/checks.log" >&2
     checks_rc=0
     # two parts of about equal CPU time (measured at full size: C6 7 min, C5 4.4, C4 3, C10 2,
     # C8 1, the rest 1); C4 and C6 in one process share their NTK and empirical NTK fits
@@ -74,9 +74,14 @@ if [ "$checks" != 0 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
     fi
     pids=()
     mkdir -p "$out/checks"
+    # results (stdout) to the part's log only; progress (stderr: elapsed, ETA, a heartbeat when
+    # a run is long) to the log and, prefixed with the part, to the terminal
     for i in "${!parts[@]}"; do
-      OPENBLAS_NUM_THREADS=1 "$build/bfc_check" "${parts[$i]}" --size "${BENCH_CHECKS_SIZE:-full}" \
-        --out "$out/checks/part$i" > "$out/checks-part$i.log" 2>&1 &
+      log="$out/checks-part$i.log"
+      : > "$log"
+      { OPENBLAS_NUM_THREADS=1 "$build/bfc_check" "${parts[$i]}" \
+          --size "${BENCH_CHECKS_SIZE:-full}" --out "$out/checks/part$i" 2>&1 >> "$log" |
+          tee -a "$log" | sed -u "s/^/bench: checks ${parts[$i]}: /" >&2; } &
       pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || checks_rc=1; done
@@ -101,10 +106,11 @@ fi
 t2=$(date +%s)
 if [ "$perf" = 1 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
   if [ -x "$build/bfc_perf" ]; then
-    echo "bench: performance (bfc_perf) into $out/perf, log $out/perf.log" >&2
+    echo "bench: performance (bfc_perf) into $out/perf; progress below, tables in $out/perf.log" >&2
+    : > "$out/perf.log"
     # shellcheck disable=SC2086  # BENCH_PERF_ARGS is a list of flags
-    if ! "$build/bfc_perf" --out "$out/perf" ${BENCH_PERF_ARGS:---krr-n 5000,10000 --sample-seconds 0.1} \
-      > "$out/perf.log" 2>&1; then
+    if ! { "$build/bfc_perf" --out "$out/perf" ${BENCH_PERF_ARGS:---krr-n 5000,10000 --sample-seconds 0.1} \
+      2>&1 >> "$out/perf.log" | tee -a "$out/perf.log" | sed -u 's/^/bench: /' >&2; }; then
       echo "bench: bfc_perf failed (see $out/perf.log)" >&2
       rc=1
     fi
@@ -114,6 +120,7 @@ if [ "$perf" = 1 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
   fi
 fi
 t3=$(date +%s)
+echo "bench: figures and report" >&2
 scripts/report.sh "$build" "$out"
 t4=$(date +%s)
 echo "bench: sweep $((t1 - t0)) s, checks $((t2 - t1)) s, performance $((t3 - t2)) s, report $((t4 - t3)) s, total $((t4 - t0)) s" >&2
