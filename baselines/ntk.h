@@ -16,7 +16,7 @@
  *   When q₁q₂ = 0 (a zero input) u or v is identically 0 and both expectations are 0.
  * Quadratic σ(z) = z² (Isserlis):
  *   E[σ(u)σ(v)] = q₁q₂ + 2Σ²,   E[σ'(u)σ'(v)] = 4Σ;
- *   i.e. per layer, before the dense step, Σ ← 2Σ² + q₁q₂ and Θ ← 4ΣΘ (the suite's SPEC);
+ *   i.e. per layer, before the dense step, Σ ← 2Σ² + q₁q₂ and Θ ← 4ΣΘ (SPEC §3 (a));
  *   the dense step multiplies both by c_σ and adds Σ^l (and σ_b²) to Θ.
  *   Default c_σ = 1/3 = 1/E[g⁴] for g ~ N(0,1): inputs with ‖x‖²/d = 1 keep Σ^l(x,x) = 1 at
  *   every layer. The diagonal map q ← q² is unstable around 1: for ‖x‖²/d = q the diagonal is

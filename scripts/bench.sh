@@ -75,13 +75,13 @@ if [ "$checks" != 0 ] && [ ${#quick[@]} -eq 0 ] && [ $rc -ne 130 ]; then
     pids=()
     mkdir -p "$out/checks"
     # results (stdout) to the part's log only; progress (stderr: elapsed, ETA, a heartbeat when
-    # a run is long) to the log and, prefixed with the part, to the terminal
+    # a run is long; each line names the check) to the log and to the terminal
     for i in "${!parts[@]}"; do
       log="$out/checks-part$i.log"
       : > "$log"
       { OPENBLAS_NUM_THREADS=1 "$build/bfc_check" "${parts[$i]}" \
           --size "${BENCH_CHECKS_SIZE:-full}" --out "$out/checks/part$i" 2>&1 >> "$log" |
-          tee -a "$log" | sed -u "s/^/bench: checks ${parts[$i]}: /" >&2; } &
+          tee -a "$log" | sed -u "s/^/bench: checks /" >&2; } &
       pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || checks_rc=1; done
