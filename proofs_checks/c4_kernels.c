@@ -121,5 +121,5 @@ static int run_c4(bfc_check_ctx *ctx)
 const bfc_check bfc_check_c4_kernels[] = {
     {"C4", "kernels plateau: the best kernel method (KRR poly-4/8, rbf, NTKs, NNGP, empirical NTK; "
            "ridge on validation) >= 3x e2e's error at every n",
-     run_c4, {34, 180}},
+     run_c4, {48, 180}},
     {NULL, NULL, NULL, {0, 0}}};

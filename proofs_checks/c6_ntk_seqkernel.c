@@ -124,5 +124,5 @@ static int run_c6(bfc_check_ctx *ctx)
 const bfc_check bfc_check_c6_ntk_seqkernel[] = {
     {"C6", "NTKs (ReLU, quadratic, the learner's empirical NTK) and the sequential kernel: "
            ">= 3x e2e's error at every n",
-     run_c6, {14, 420}},
+     run_c6, {2, 420}},
     {NULL, NULL, NULL, {0, 0}}};
