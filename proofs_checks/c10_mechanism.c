@@ -149,5 +149,5 @@ static int run_c10(bfc_check_ctx *ctx)
 const bfc_check bfc_check_c10_mechanism[] = {
     {"C10", "the advantage needs the features to move: refit (lower output branches re-fit, "
             "lower features frozen) stays >= 3x e2e's error",
-     run_c10},
-    {NULL, NULL, NULL}};
+     run_c10, {15, 125}},
+    {NULL, NULL, NULL, {0, 0}}};
