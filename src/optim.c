@@ -118,9 +118,11 @@ void bfc_optim_update(bfc_optim *o, double *theta, const double *grad, const bfc
         const double nrm = sqrt(nrm2);
         if (nrm > c->clip) scale = c->clip / nrm;
     }
+    /* all of theta, not only the parts updated: a part frozen since an earlier update must
+     * come back as it is now, not as it was before its own last update */
+    memcpy(o->keep, theta, sizeof(double) * o->n);
     for (int k = 0; k < nr; k++) {
         const size_t a = r[k].off, n = r[k].len;
-        memcpy(o->keep + a, theta + a, sizeof(double) * n);
         if (c->kind == BFC_OPT_ADAM)
             bfc_adam_update(theta + a, grad + a, o->m1 + a, o->m2 + a, n, scale, lr, c->beta1,
                             c->beta2, c->eps, t);

@@ -72,7 +72,7 @@ void bfc_optim_reset(bfc_optim *o);
  *   scale = min(1, clip / ‖grad over the parts‖) if clip > 0, else 1;  g = scale · grad
  *   Adam: m1 ← β1 m1 + (1 − β1) g, m2 ← β2 m2 + (1 − β2) g², θ ← θ − lr m̂1 / (√m̂2 + ε)
  *   SGD:  m1 ← μ m1 + g,  θ ← θ − lr m1
- * The parts' values before the update are copied to keep first. */
+ * All of theta is copied to keep first (the parts not updated too). */
 void bfc_optim_update(bfc_optim *o, double *theta, const double *grad, const bfc_range *r,
                       int nr, double lr, long t);
 /* theta (n) = the parameters before the latest update. */

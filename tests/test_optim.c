@@ -139,6 +139,29 @@ Test(optim, revert_restores_the_parameters_before_the_latest_update)
     bfc_optim_free(&o);
 }
 
+/* A stage that trains part B after one that trained part A (layerwise, refit, featonly):
+ * revert after a divergence in the second stage restores B and leaves A as it is now, not as
+ * it was before A's own last update. */
+Test(optim, revert_leaves_a_part_frozen_since_an_earlier_update_as_it_is)
+{
+    double th[4] = {1, 2, 3, 4}, g[4] = {1, 1, 1, 1};
+    const bfc_range a = {0, 2}, b = {2, 2};
+    bfc_optim_config c;
+    bfc_optim_defaults(&c);
+    c.lr = 0.1;
+    bfc_optim o;
+    cr_assert_eq(bfc_optim_init(&o, &c, 4, th), BFC_OK);
+    bfc_optim_update(&o, th, g, &a, 1, c.lr, 1); /* stage 1 trains A */
+    bfc_optim_reset(&o);
+    double before[4];
+    memcpy(before, th, sizeof th);
+    bfc_optim_update(&o, th, g, &b, 1, c.lr, 1); /* stage 2 trains B, A frozen */
+    cr_expect_neq(th[2], before[2]);
+    bfc_optim_revert(&o, th);
+    cr_expect_arr_eq(th, before, sizeof th, "A went back to before its stage-1 update");
+    bfc_optim_free(&o);
+}
+
 Test(optim, divergence_is_a_loss_not_finite_or_above_the_factor_times_the_first)
 {
     cr_expect(!bfc_loss_diverged(1.0, 1.0));
