@@ -455,10 +455,9 @@ static uint64_t config_hash(const train_args *a, const bfc_target_config *c, int
                  {&n, sizeof n},
                  {&n_test, sizeof n_test},
                  {a->p.data_dir, strlen(a->p.data_dir)}};
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = BFC_FNV1A64_INIT;
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
-        for (size_t i = 0; i < parts[k].n; i++)
-            h = (h ^ ((const unsigned char *)parts[k].p)[i]) * 0x100000001b3ULL;
+        h = bfc_fnv1a64(h, parts[k].p, parts[k].n);
     return h;
 }
 

@@ -177,14 +177,6 @@ static int evaluate(evaluator *ev, bfc_learner *lr, int top, double *test_error,
     return BFC_OK;
 }
 
-static void fmt_eta(double s, char *buf, size_t cap)
-{
-    if (!isfinite(s) || s < 0) snprintf(buf, cap, "?");
-    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-    else snprintf(buf, cap, "%.0fh%02.0fm", floor(s / 3600), fmod(s / 60, 60));
-}
-
 /* ---- checkpoints ---------------------------------------------------------------------- */
 
 #define CKPT_MAGIC "BFCCKPT1"
@@ -199,16 +191,6 @@ typedef struct {
     int loss_cnt;
     int pad2_;
 } loop_pos;
-
-typedef struct {
-    uint64_t h;
-} fnv;
-
-static void fnv_add(fnv *f, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) f->h = (f->h ^ b[i]) * 0x100000001b3ULL;
-}
 
 /* Everything the checkpoint holds, as (pointer, bytes) pairs in file order. */
 typedef struct {
@@ -250,14 +232,14 @@ static int ckpt_save(const char *path, const bfc_train_config *cfg, loop_pos *po
     bfc_afile *af = bfc_afile_open(path);
     if (!af) return BFC_EIO;
     FILE *f = bfc_afile_fp(af);
-    fnv h = {0xcbf29ce484222325ULL};
+    uint64_t h = BFC_FNV1A64_INIT;
     fwrite(CKPT_MAGIC, 1, 8, f);
-    fnv_add(&h, CKPT_MAGIC, 8);
+    h = bfc_fnv1a64(h, CKPT_MAGIC, 8);
     for (int i = 0; i < k; i++) {
         fwrite(pt[i].p, 1, pt[i].n, f);
-        fnv_add(&h, pt[i].p, pt[i].n);
+        h = bfc_fnv1a64(h, pt[i].p, pt[i].n);
     }
-    fwrite(&h.h, sizeof h.h, 1, f);
+    fwrite(&h, sizeof h, 1, f);
     return bfc_afile_commit(af);
 }
 
@@ -292,7 +274,7 @@ static int ckpt_load(const char *path, const bfc_train_config *cfg, int nst, lon
     loop_pos p2;
     bfc_train_result r2;
     int st = BFC_OK;
-    fnv h = {0xcbf29ce484222325ULL};
+    uint64_t h = BFC_FNV1A64_INIT;
     if (len < 8 + sizeof hdr || memcmp(buf, CKPT_MAGIC, 8) != 0) {
         st = bfc_fail(BFC_EFORMAT, "%s: not a bfc checkpoint", path);
         goto out;
@@ -317,10 +299,10 @@ static int ckpt_load(const char *path, const bfc_train_config *cfg, int nst, lon
                       need);
         goto out;
     }
-    fnv_add(&h, buf, len - sizeof(uint64_t));
+    h = bfc_fnv1a64(h, buf, len - sizeof(uint64_t));
     uint64_t stored;
     memcpy(&stored, buf + len - sizeof stored, sizeof stored);
-    if (stored != h.h) {
+    if (stored != h) {
         st = bfc_fail(BFC_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
         goto out;
     }
@@ -556,7 +538,7 @@ int bfc_train(bfc_learner *lr, const bfc_target *t, const bfc_data *train, const
                     last_note = pt.wall_s;
                     char eta[32];
                     double el = pt.wall_s;
-                    fmt_eta(el / (double)gstep * (double)(total_steps - gstep), eta, sizeof eta);
+                    bfc_format_duration(el / (double)gstep * (double)(total_steps - gstep), eta, sizeof eta);
                     fprintf(stderr, "[stage %d/%d] step %5ld/%ld  loss %.3e  test %.3e", top, L,
                             s + 1, stage_steps, pt.loss, pt.test_error);
                     for (int l = 2; l < L; l++) fprintf(stderr, "  fe%d %.2e", l, pt.feature_error[l]);
