@@ -82,6 +82,33 @@ static void jw_before_value(bfc_jw *j)
     jw_newline(j);
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
+ * at most U+10FFFF), 0 if the bytes there are not one. */
+static int utf8_len(const unsigned char *s)
+{
+    const unsigned c = s[0];
+    int n;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else
+        return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (int k = 2; k < n; k++)
+        if (s[k] < 0x80 || s[k] > 0xBF) return 0;
+    return n;
+}
+
+/* A JSON string: escapes as RFC 8259 requires, and every byte that is not part of well-formed
+ * UTF-8 (a stderr line or a path in another encoding) as U+FFFD, so that the file written is
+ * always valid JSON. */
 static void jw_escaped(bfc_jw *j, const char *s)
 {
     jw_put(j, "\"", 1);
@@ -102,6 +129,13 @@ static void jw_escaped(bfc_jw *j, const char *s)
             if (c < 0x20) {
                 snprintf(u, sizeof u, "\\u%04x", c);
                 esc = u;
+            } else if (c >= 0x80) {
+                const int n = utf8_len((const unsigned char *)s);
+                if (n) {
+                    s += n - 1; /* copied with the run */
+                    continue;
+                }
+                esc = "\\ufffd";
             }
         }
         if (esc) {

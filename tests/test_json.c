@@ -100,6 +100,21 @@ Test(json, numbers_are_short_and_non_finite_values_become_null)
     bfc_jw_free(&j);
 }
 
+Test(json, strings_written_are_valid_utf8_whatever_the_bytes)
+{
+    bfc_jw j;
+    bfc_jw_init(&j);
+    /* well-formed UTF-8 (é, ∑, 😀) is kept; a stray continuation byte, a lead byte without
+     * its continuation, an overlong form, a surrogate and 0xFF become U+FFFD */
+    bfc_jw_str(&j, "\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80 \x80 \xc3 \xc0\xaf \xed\xa0\x80 \xff");
+    cr_assert_str_eq(j.buf, "\"\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80 \\ufffd \\ufffd "
+                            "\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd \\ufffd\"");
+    bfc_json *v = parse_ok(j.buf);
+    cr_assert_not_null(bfc_json_string(v));
+    bfc_json_free(v);
+    bfc_jw_free(&j);
+}
+
 Test(json, random_doubles_round_trip_bitwise)
 {
     enum { N = 20000 };
