@@ -149,10 +149,13 @@ static int parse_method(ctx *c, const bfc_json *o, method *m)
     if (!st && !m->role) { /* inferred from the command and its flags */
         const char *r = "other";
         if (!strcmp(m->command, "train")) {
+            /* refit and featonly (the mechanism ablation) are judged by C10 in the checks,
+             * not by the sweep's claims: role other */
             r = m->schedule == BFC_SCHED_E2E         ? "e2e"
                 : m->schedule == BFC_SCHED_LAYERWISE ? "layerwise"
                 : m->schedule == BFC_SCHED_DEPTH     ? "depth"
-                                                     : "joint";
+                : m->schedule == BFC_SCHED_JOINT     ? "joint"
+                                                     : "other";
         } else if (!strcmp(m->command, "fit")) {
             const char *fm = flags_get(&m->args, "method");
             r = !fm || !strcmp(fm, "krr")                   ? "kernel"

@@ -2,10 +2,13 @@
  * could not run: a command that is not a bfc command producing results, a flag the command
  * does not know or a value it refuses, text that is not UTF-8. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bfc.h"
+#include "fsutil.h"
+#include "scratch.h"
 #include "sweep.h"
 
 #define CONFIG(methods)                                                                        \
@@ -73,4 +76,30 @@ Test(sweep_validate, refuses_text_that_is_not_utf8)
     cr_assert_null(s);
     cr_assert_neq(st, BFC_OK);
     cr_assert(strstr(bfc_last_error(), "cfg.json:1:"), "%s", bfc_last_error());
+}
+
+Test(sweep_validate, infers_the_role_of_each_schedule_and_the_ablation_is_no_joint_run)
+{
+    int st = BFC_OK;
+    bfc_sweep *s = bfc_sweep_parse(
+        CONFIG("{\"name\": \"a\", \"command\": \"train\", \"args\": {\"schedule\": \"e2e\"}},"
+               "{\"name\": \"b\", \"command\": \"train\", \"args\": {\"schedule\": \"joint\"}},"
+               "{\"name\": \"c\", \"command\": \"train\", \"args\": {\"schedule\": \"refit\"}},"
+               "{\"name\": \"d\", \"command\": \"train\", \"args\": {\"schedule\": "
+               "\"featonly\"}}"),
+        "cfg.json", &st);
+    cr_assert_not_null(s, "%s", bfc_last_error());
+    cr_assert_eq(bfc_sweep_expand(s), BFC_OK, "%s", bfc_last_error());
+    char *dir = bfc_test_tmpdir("bfc-sweep-roles");
+    cr_assert_eq(bfc_sweep_write_results(s, dir, NULL), BFC_OK, "%s", bfc_last_error());
+    char path[4200];
+    snprintf(path, sizeof path, "%s/REPORT.md", dir);
+    char *report = bfc_read_file(path, NULL);
+    cr_assert_not_null(report);
+    cr_assert(strstr(report, "| a | e2e |") && strstr(report, "| b | joint |") &&
+                  strstr(report, "| c | other |") && strstr(report, "| d | other |"),
+              "%s", report);
+    free(report);
+    free(dir);
+    bfc_sweep_free(s);
 }
