@@ -66,11 +66,10 @@ static void read_cell(const bfc_sweep *s, int i, const char *dir, cellres *cr, F
 static int read_cells(sweep_agg *a)
 {
     const bfc_sweep *s = a->s;
-    char path[PATH_CAP], dir[PATH_CAP];
-    pjoin(path, sizeof path, a->out, "results.csv");
-    bfc_afile *rows = bfc_afile_open(path);
-    if (!rows) return BFC_EIO;
-    FILE *o = bfc_afile_fp(rows);
+    char dir[PATH_CAP];
+    bfc_afile *rows;
+    FILE *o = sweep_out_open(a->out, "results.csv", &rows);
+    if (!o) return BFC_EIO;
     fprintf(o, "method,target,n,seed,metric,value\n");
     for (int i = 0; i < s->ncells; i++) {
         cellres *cr = &a->cr[i];
@@ -240,11 +239,9 @@ double series_wall_at(const series *sr, int n)
 static int write_tables(const sweep_agg *a)
 {
     const bfc_sweep *s = a->s;
-    char path[PATH_CAP];
-    pjoin(path, sizeof path, a->out, "summary.csv");
-    bfc_afile *af = bfc_afile_open(path);
-    if (!af) return BFC_EIO;
-    FILE *o = bfc_afile_fp(af);
+    bfc_afile *af;
+    FILE *o = sweep_out_open(a->out, "summary.csv", &af);
+    if (!o) return BFC_EIO;
     fprintf(o, "method,target,n,seeds,median,min,max,wall_median,cpu_median\n");
     for (int k = 0; k < a->nsr; k++) {
         const series *sr = &a->sr[k];
@@ -256,9 +253,7 @@ static int write_tables(const sweep_agg *a)
     }
     int st = bfc_afile_commit(af);
     if (st) return st;
-    pjoin(path, sizeof path, a->out, "neps.csv");
-    if (!(af = bfc_afile_open(path))) return BFC_EIO;
-    o = bfc_afile_fp(af);
+    if (!(o = sweep_out_open(a->out, "neps.csv", &af))) return BFC_EIO;
     fprintf(o, "method,target,eps,n_eps,t_eps,reached,n_max\n");
     for (int k = 0; k < a->nsr; k++) {
         const series *sr = &a->sr[k];

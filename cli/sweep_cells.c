@@ -309,6 +309,14 @@ void pjoin(char *buf, size_t cap, const char *dir, const char *name)
     BFC_ASSERT(w > 0 && (size_t)w < cap);
 }
 
+FILE *sweep_out_open(const char *out, const char *name, bfc_afile **af)
+{
+    char path[PATH_CAP];
+    pjoin(path, sizeof path, out, name);
+    *af = bfc_afile_open(path);
+    return *af ? bfc_afile_fp(*af) : NULL;
+}
+
 void cell_dir(const char *out, const bfc_sweep_cell *c, char *buf, size_t cap)
 {
     int w = snprintf(buf, cap, "%s/cells/%s", out, c->key);

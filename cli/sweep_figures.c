@@ -29,14 +29,6 @@ typedef struct {
     figlist *fl; /* the figures written */
 } figs;
 
-static FILE *fig_open(const figs *f, const char *name, bfc_afile **af)
-{
-    char path[PATH_CAP];
-    pjoin(path, sizeof path, f->out, name);
-    *af = bfc_afile_open(path);
-    return *af ? bfc_afile_fp(*af) : NULL;
-}
-
 static int fig_close(const figs *f, bfc_afile *af, const char *script, const char *csv,
                      const char *title, int nblocks)
 {
@@ -82,7 +74,7 @@ static int fig_error(const sweep_agg *a, const figs *f, int ti, int vs_time)
         snprintf(title, sizeof title, "%s: target %s (%s)",
                  vs_time ? "error vs wall time" : "error vs n", s->t[ti].name, desc);
     bfc_afile *af;
-    FILE *o = fig_open(f, csv, &af);
+    FILE *o = sweep_out_open(f->out, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o,
             "# %s: median, min and max over seeds of the relative test error; the last three\n"
@@ -125,7 +117,7 @@ static int fig_neps_d(const sweep_agg *a, const figs *f, int ti)
     snprintf(title, sizeof title, "sample complexity n_eps at eps = %g vs d (group %s)", eps,
              s->t[ti].group);
     bfc_afile *af;
-    FILE *o = fig_open(f, csv, &af);
+    FILE *o = sweep_out_open(f->out, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o,
             "# %s. Columns: d, n_eps (log-log interpolated crossing of eps by the median over\n"
@@ -173,7 +165,7 @@ static int fig_error_bulk(const sweep_agg *a, const figs *f, int ti)
     describe_target(t, desc, sizeof desc);
     snprintf(title, sizeof title, "error and bulk error vs n: target %s (%s)", t->name, desc);
     bfc_afile *af;
-    FILE *o = fig_open(f, csv, &af);
+    FILE *o = sweep_out_open(f->out, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o, "# %s. Per method: n, median, min, max over seeds of the relative test error, and\n"
                "# the same of the bulk error (central 99.9%% of G*)\n",
@@ -228,7 +220,7 @@ static int fig_curves(const sweep_agg *a, const figs *f, int ti)
     snprintf(title, sizeof title, "feature error over training: %s (%s), n = %d, seed %lld",
              t->name, desc, best_n, s->cells[ce].seed);
     bfc_afile *af;
-    FILE *o = fig_open(f, csv, &af);
+    FILE *o = sweep_out_open(f->out, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o,
             "# %s. Blocks: one per method and layer (global step, feature error); the last\n"
@@ -305,7 +297,7 @@ static int fig_depth(const sweep_agg *a, const figs *f, int ti)
     describe_target(t, desc, sizeof desc);
     snprintf(title, sizeof title, "error vs backward depth D: %s (%s)", t->name, desc);
     bfc_afile *af;
-    FILE *o = fig_open(f, csv, &af);
+    FILE *o = sweep_out_open(f->out, csv, &af);
     if (!o) return BFC_EIO;
     fprintf(o, "# %s. D = 0 is layerwise, D = L-2 is e2e; median, min, max over seeds\n", title);
     int ng;
@@ -336,11 +328,10 @@ int sweep_figures(const sweep_agg *a, figlist *fl)
 {
     const bfc_sweep *s = a->s;
     memset(fl, 0, sizeof *fl);
-    char path[PATH_CAP];
-    pjoin(path, sizeof path, a->out, "figures.txt");
-    bfc_afile *af = bfc_afile_open(path);
-    if (!af) return BFC_EIO;
-    figs f = {bfc_afile_fp(af), a->out, fl};
+    bfc_afile *af;
+    FILE *list = sweep_out_open(a->out, "figures.txt", &af);
+    if (!list) return BFC_EIO;
+    figs f = {list, a->out, fl};
     int st = BFC_OK;
     for (int ti = 0; !st && ti < s->nt; ti++) {
         if (!first_in_group(s, ti)) continue;

@@ -20,6 +20,7 @@
 
 #include "blas.h"
 #include "claims.h"
+#include "fsutil.h"
 #include "json.h"
 #include "sweep.h"
 #include "target.h"
@@ -202,6 +203,9 @@ void free_cells(bfc_sweep *s);
 int sweep_command_known(const char *command);
 /* buf = dir/name; paths under an output directory of at most OUT_MAX characters fit PATH_CAP. */
 void pjoin(char *buf, size_t cap, const char *dir, const char *name);
+/* An atomic file out/name (bfc_afile_open): its stream, with *af to commit or abort; NULL (and
+ * *af NULL) when it cannot be created. */
+FILE *sweep_out_open(const char *out, const char *name, bfc_afile **af);
 /* out/cells/<key> */
 void cell_dir(const char *out, const bfc_sweep_cell *c, char *buf, size_t cap);
 int file_exists(const char *dir, const char *name);

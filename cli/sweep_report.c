@@ -143,11 +143,9 @@ int sweep_write_report(const sweep_agg *a, const figlist *figures, const bfc_swe
                        const bfc_meta *meta)
 {
     const bfc_sweep *s = a->s;
-    char path[PATH_CAP];
-    pjoin(path, sizeof path, a->out, "REPORT.md");
-    bfc_afile *af = bfc_afile_open(path);
-    if (!af) return BFC_EIO;
-    FILE *o = bfc_afile_fp(af);
+    bfc_afile *af;
+    FILE *o = sweep_out_open(a->out, "REPORT.md", &af);
+    if (!o) return BFC_EIO;
     fprintf(o, "# Sweep report: %s%s\n\n", bfc_sweep_name(s), s->quick ? " (quick subset)" : "");
     if (s->description) fprintf(o, "%s\n\n", s->description);
     fprintf(o,
